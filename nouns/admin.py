@@ -1,0 +1,4 @@
+from nouns.models import Noun
+from wordmix.words.admin import register
+
+register(Noun)

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class NounsConfig(AppConfig):
+    name = "nouns"
+    verbose_name = "Nouns"

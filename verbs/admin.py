@@ -1,0 +1,4 @@
+from verbs.models import Verb
+from wordmix.words.admin import register
+
+register(Verb)

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class VerbsConfig(AppConfig):
+    name = "verbs"
+    verbose_name = "Verbs"

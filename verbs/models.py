@@ -1,0 +1,9 @@
+from wordmix.words.models import Word
+
+
+class Verb(Word):
+    singular = "verb"
+    plural = "verbs"
+
+    class Meta(Word.Meta):
+        pass

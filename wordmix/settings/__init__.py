@@ -1,0 +1,1 @@
+"""One settings package: `base` holds everything, each service module only overrides."""

@@ -1,0 +1,1 @@
+"""One root URLconf per service: verbs, nouns, aggregator."""

@@ -1,0 +1,187 @@
+"""The word API, written once and bound to a model by `word_api_urls(model)`.
+
+Each view validates its input, calls one service or selector, and serialises the result;
+errors become problem+json through wordmix.problems."""
+
+from typing import Any
+
+from django.urls import URLPattern, URLResolver, include, path
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import filters, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
+from rest_framework.views import APIView
+
+from wordmix.problems import PROBLEM_CONTENT_TYPE, problem_body
+from wordmix.words import rules, selectors, services
+from wordmix.words.models import Word
+
+
+class WordPagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class ProblemSerializer(serializers.Serializer):
+    """RFC 9457 problem details, as every error is answered."""
+
+    type = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField()
+
+
+PROBLEM = OpenApiResponse(ProblemSerializer, description="Problem details (RFC 9457).")
+
+
+class WordSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    text = serializers.CharField(
+        max_length=200,  # the word rule (40) is checked by rules.clean, with its own message
+        trim_whitespace=False,
+        help_text="Letters, with single inner hyphens or apostrophes; 1-40 characters.",
+    )
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+
+    def validate_text(self, value: str) -> str:
+        try:
+            return rules.clean(value)
+        except rules.InvalidWord as error:
+            raise serializers.ValidationError(str(error)) from None
+
+
+def _word_viewset(model: type[Word]) -> type[viewsets.GenericViewSet]:
+    singular, plural = model.singular, model.plural
+    write_errors = {
+        400: PROBLEM,
+        401: PROBLEM,
+        403: PROBLEM,
+        409: OpenApiResponse(ProblemSerializer, description=f"The {singular} already exists."),
+    }
+
+    @extend_schema(tags=[plural])
+    class WordViewSet(
+        viewsets.mixins.ListModelMixin,
+        viewsets.mixins.RetrieveModelMixin,
+        viewsets.GenericViewSet,
+    ):
+        serializer_class = WordSerializer
+        pagination_class = WordPagination
+        filter_backends = [filters.SearchFilter, filters.OrderingFilter]
+        search_fields = ["text"]
+        ordering_fields = ["text", "created_at", "updated_at", "id"]
+        ordering = ["text"]
+
+        def get_queryset(self) -> Any:
+            return selectors.word_queryset(model)
+
+        @extend_schema(responses={201: WordSerializer, **write_errors})
+        def create(self, request: Request) -> Response:
+            serializer = self.get_serializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            word = services.word_create(model=model, text=serializer.validated_data["text"])
+            return Response(self.get_serializer(word).data, status=status.HTTP_201_CREATED)
+
+        @extend_schema(responses={200: WordSerializer, 404: PROBLEM, **write_errors})
+        def update(self, request: Request, pk: str | None = None) -> Response:
+            word = self.get_object()
+            serializer = self.get_serializer(word, data=request.data)
+            serializer.is_valid(raise_exception=True)
+            word = services.word_update(word=word, text=serializer.validated_data["text"])
+            return Response(self.get_serializer(word).data)
+
+        @extend_schema(responses={200: WordSerializer, 404: PROBLEM, **write_errors})
+        def partial_update(self, request: Request, pk: str | None = None) -> Response:
+            word = self.get_object()
+            serializer = self.get_serializer(word, data=request.data, partial=True)
+            serializer.is_valid(raise_exception=True)
+            if "text" in serializer.validated_data:
+                word = services.word_update(word=word, text=serializer.validated_data["text"])
+            return Response(self.get_serializer(word).data)
+
+        @extend_schema(responses={204: None, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM})
+        def destroy(self, request: Request, pk: str | None = None) -> Response:
+            services.word_delete(word=self.get_object())
+            return Response(status=status.HTTP_204_NO_CONTENT)
+
+        @extend_schema(
+            responses={
+                200: inline_serializer(
+                    f"Random{singular.title()}", {singular: serializers.CharField()}
+                ),
+                404: PROBLEM,
+            }
+        )
+        @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
+        def random(self, request: Request) -> Response:
+            return _random_answer(model)
+
+    WordViewSet.__name__ = f"{singular.title()}ViewSet"
+    WordViewSet.__qualname__ = WordViewSet.__name__
+    return WordViewSet
+
+
+def _random_answer(model: type[Word]) -> Response:
+    text = selectors.word_random(model)
+    if text is None:
+        return Response(
+            problem_body(404, f"There are no {model.plural} yet."),
+            status=status.HTTP_404_NOT_FOUND,
+            content_type=PROBLEM_CONTENT_TYPE,
+        )
+    return Response({model.singular: text})
+
+
+def _original_views(model: type[Word]) -> list[URLPattern]:
+    """The Node original's routes, same shapes: GET /random, GET /all, POST /add."""
+    singular, plural = model.singular, model.plural
+    one = inline_serializer(f"Original{singular.title()}", {singular: serializers.CharField()})
+    many = inline_serializer(
+        f"Original{plural.title()}", {plural: serializers.ListField(child=serializers.CharField())}
+    )
+
+    class OriginalRandom(APIView):
+        @extend_schema(tags=["original"], responses={200: one, 404: PROBLEM})
+        def get(self, request: Request) -> Response:
+            return _random_answer(model)
+
+    class OriginalAll(APIView):
+        @extend_schema(tags=["original"], responses={200: many})
+        def get(self, request: Request) -> Response:
+            return Response({plural: selectors.word_texts(model)})
+
+    class OriginalAdd(APIView):
+        @extend_schema(
+            tags=["original"],
+            request=one,
+            responses={201: one, 400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 409: PROBLEM},
+        )
+        def post(self, request: Request) -> Response:
+            if not isinstance(request.data, dict) or singular not in request.data:
+                raise serializers.ValidationError(
+                    {singular: [f'Send a JSON object like {{"{singular}": "..."}}.']}
+                )
+            word = services.word_create(model=model, text=request.data[singular])
+            return Response({singular: word.text}, status=status.HTTP_201_CREATED)
+
+    for view in (OriginalRandom, OriginalAll, OriginalAdd):
+        view.__name__ = view.__qualname__ = f"{view.__name__}{singular.title()}"
+    return [
+        path("random", OriginalRandom.as_view(), name=f"{singular}-original-random"),
+        path("all", OriginalAll.as_view(), name=f"{singular}-original-all"),
+        path("add", OriginalAdd.as_view(), name=f"{singular}-original-add"),
+    ]
+
+
+def word_api_urls(model: type[Word]) -> list[URLPattern | URLResolver]:
+    router = SimpleRouter()
+    router.register(model.plural, _word_viewset(model), basename=model.singular)
+    return [
+        path("api/v1/", include(router.urls)),
+        *_original_views(model),
+    ]
