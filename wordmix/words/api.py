@@ -41,7 +41,13 @@ PROBLEM = OpenApiResponse(ProblemSerializer, description="Problem details (RFC 9
 class WordSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     text = serializers.CharField(
-        max_length=200,  # the word rule (40) is checked by rules.clean, with its own message
+        # Length and blankness are word rules: rules.clean checks them, with its messages.
+        max_length=1000,
+        allow_blank=True,
+        error_messages={
+            "max_length": f"A word has at most {rules.MAX_LENGTH} characters; this one has "
+            "more than 1000."
+        },
         trim_whitespace=False,
         help_text="Letters, with single inner hyphens or apostrophes; 1-40 characters.",
     )
