@@ -1,0 +1,526 @@
+"""Static checks of a Falco rules file, for a machine where Falco cannot run.
+
+What Falco would reject or silently mis-handle at load time, checked without Falco:
+- the file's shape (item kinds, required and known keys, priorities);
+- each condition's syntax, with a parser for Falco's filter grammar (boolean operators,
+  parentheses, comparison/list/unary operators, quoted and bare values, list literals);
+- that every macro, list and field a condition or output names exists: defined in the file,
+  taken from the default ruleset (recorded in falco_default_names.yaml), or a known field;
+- the falcosecurity/rules house style the project follows (order of items and keys, output
+  layout, tags, never-true user_* tuning macros).
+
+Falco itself never evaluates these rules here; that needs a cluster (make verify).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+FALCO_DIR = ROOT / "security" / "falco"
+RULES_FILE = FALCO_DIR / "rules" / "wordmix_rules.yaml"
+DEFAULT_NAMES_FILE = FALCO_DIR / "falco_default_names.yaml"
+VALUES_FILE = FALCO_DIR / "values.yaml"
+
+# Item kinds of a Falco rules file, and the keys Falco's loader accepts for each
+# (falco.org/docs/concepts/rules/basic-elements, .../overriding).
+ITEM_KEYS: dict[str, set[str]] = {
+    "required_engine_version": {"required_engine_version"},
+    "required_plugin_versions": {"required_plugin_versions"},
+    "list": {"list", "items", "append", "override"},
+    "macro": {"macro", "condition", "append", "override"},
+    "rule": {
+        "rule",
+        "desc",
+        "condition",
+        "output",
+        "priority",
+        "tags",
+        "enabled",
+        "exceptions",
+        "source",
+        "append",
+        "override",
+        "warn_evttypes",
+        "skip-if-unknown-filter",
+        "capture",
+        "capture_duration",
+    },
+}
+REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
+    "list": ("list", "items"),
+    "macro": ("macro", "condition"),
+    "rule": ("rule", "desc", "condition", "output", "priority"),
+}
+RULE_KEY_ORDER = ("rule", "desc", "condition", "output", "priority", "tags")
+PRIORITIES = {
+    "emergency",
+    "alert",
+    "critical",
+    "error",
+    "warning",
+    "notice",
+    "informational",
+    "info",
+    "debug",
+}
+# Falco filter operators (falco.org/docs/concepts/rules/conditions).
+SYMBOL_OPERATORS = {"=", "==", "!=", "<", "<=", ">", ">="}
+WORD_OPERATORS = {
+    "contains",
+    "icontains",
+    "bcontains",
+    "startswith",
+    "bstartswith",
+    "endswith",
+    "glob",
+    "iglob",
+    "regex",
+}
+LIST_OPERATORS = {"in", "intersects", "pmatch"}
+UNARY_OPERATORS = {"exists"}
+BOOLEAN_WORDS = {"and", "or", "not"}
+OPERATOR_WORDS = WORD_OPERATORS | LIST_OPERATORS | UNARY_OPERATORS
+
+# What every wordmix alert must say: where (pod, namespace, image), what and who.
+REQUIRED_OUTPUT_FIELDS = (
+    "k8s.pod.name",
+    "k8s.ns.name",
+    "container.image.repository",
+    "proc.cmdline",
+    "user.name",
+)
+
+FIELD_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-zA-Z0-9_-]+)+(\[[^\]\s]+\])?$")
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+OUTPUT_FIELD_RE = re.compile(r"%([a-z][a-z0-9_]*(?:\.[a-zA-Z0-9_-]+)+)(\[[^\]]*\])?")
+OUTPUT_PAIR_RE = re.compile(r"^[a-z][a-z0-9_\[\]]*=%[a-z][a-z0-9_.]*(\[[^\]]*\])?$")
+# A list item that names another list (snake_case with an underscore), as Falco expands it.
+LIST_REFERENCE_RE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$")
+
+
+class ConditionError(ValueError):
+    """A condition that Falco's filter parser would reject."""
+
+
+@dataclass
+class Token:
+    kind: str  # "(", ")", ",", "op", "string", "word"
+    text: str
+    pos: int
+
+
+def tokenize(condition: str) -> list[Token]:
+    tokens: list[Token] = []
+    i, n = 0, len(condition)
+    while i < n:
+        ch = condition[i]
+        if ch.isspace():
+            i += 1
+        elif ch in "(),":
+            tokens.append(Token(ch, ch, i))
+            i += 1
+        elif ch in "=!<>":
+            two = condition[i : i + 2]
+            if two in SYMBOL_OPERATORS:
+                tokens.append(Token("op", two, i))
+                i += 2
+            elif ch in SYMBOL_OPERATORS:
+                tokens.append(Token("op", ch, i))
+                i += 1
+            else:
+                raise ConditionError(f"unknown operator {ch!r} at {i}")
+        elif ch in "\"'":
+            j = i + 1
+            while j < n and condition[j] != ch:
+                j += 2 if condition[j] == "\\" else 1
+            if j >= n:
+                raise ConditionError(f"unterminated string starting at {i}")
+            tokens.append(Token("string", condition[i + 1 : j], i))
+            i = j + 1
+        else:
+            j = i
+            while j < n and not condition[j].isspace() and condition[j] not in "(),=!<>\"'":
+                j += 1
+            tokens.append(Token("word", condition[i:j], i))
+            i = j
+    return tokens
+
+
+@dataclass
+class ConditionRefs:
+    """The names a condition uses, as Falco will resolve them."""
+
+    macros: set[str] = field(default_factory=set)
+    fields: set[str] = field(default_factory=set)
+    lists: set[str] = field(default_factory=set)
+    list_literals: set[str] = field(default_factory=set)
+    event_types: set[str] = field(default_factory=set)
+
+
+class _Parser:
+    """Recursive descent over Falco's filter grammar:
+
+    expr    := and ('or' and)*
+    and     := not ('and' not)*
+    not     := 'not' not | primary
+    primary := '(' expr ')' | check | macro-name
+    check   := field unary-op | field compare-op value | field list-op '(' [value (',' value)*] ')'
+    """
+
+    def __init__(self, condition: str) -> None:
+        self.tokens = tokenize(condition)
+        self.pos = 0
+        self.refs = ConditionRefs()
+
+    def peek(self) -> Token | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def take(self) -> Token:
+        tok = self.peek()
+        if tok is None:
+            raise ConditionError("condition ends too early")
+        self.pos += 1
+        return tok
+
+    def is_word(self, tok: Token | None, *words: str) -> bool:
+        return tok is not None and tok.kind == "word" and tok.text in words
+
+    def parse(self) -> ConditionRefs:
+        if not self.tokens:
+            raise ConditionError("empty condition")
+        self.expr()
+        tok = self.peek()
+        if tok is not None:
+            raise ConditionError(f"unexpected {tok.text!r} at {tok.pos} (unbalanced parentheses?)")
+        return self.refs
+
+    def expr(self) -> None:
+        self.conjunction()
+        while self.is_word(self.peek(), "or"):
+            self.take()
+            self.conjunction()
+
+    def conjunction(self) -> None:
+        self.negation()
+        while self.is_word(self.peek(), "and"):
+            self.take()
+            self.negation()
+
+    def negation(self) -> None:
+        if self.is_word(self.peek(), "not"):
+            self.take()
+            self.negation()
+        else:
+            self.primary()
+
+    def primary(self) -> None:
+        tok = self.take()
+        if tok.kind == "(":
+            self.expr()
+            close = self.take()
+            if close.kind != ")":
+                raise ConditionError(f"expected ')' at {close.pos}, found {close.text!r}")
+            return
+        if tok.kind != "word" or tok.text in BOOLEAN_WORDS | OPERATOR_WORDS:
+            raise ConditionError(f"unexpected {tok.text!r} at {tok.pos}")
+        nxt = self.peek()
+        starts_check = nxt is not None and (
+            nxt.kind == "op" or (nxt.kind == "word" and nxt.text not in BOOLEAN_WORDS)
+        )
+        if not starts_check:
+            if not NAME_RE.match(tok.text):
+                raise ConditionError(f"{tok.text!r} at {tok.pos} is neither a check nor a macro")
+            self.refs.macros.add(tok.text)
+            return
+        if not FIELD_RE.match(tok.text):
+            raise ConditionError(f"{tok.text!r} at {tok.pos} is not a field name")
+        self.refs.fields.add(tok.text.split("[", 1)[0])
+        self.check_operator(tok.text)
+
+    def check_operator(self, field_name: str) -> None:
+        op = self.take()
+        if op.kind == "op":
+            value = self.value()
+            if field_name == "evt.type":
+                self.refs.event_types.add(value)
+        elif op.kind == "word" and op.text in UNARY_OPERATORS:
+            return
+        elif op.kind == "word" and op.text in WORD_OPERATORS:
+            self.value()
+        elif op.kind == "word" and op.text in LIST_OPERATORS:
+            self.list_literal(event_types=field_name == "evt.type")
+        else:
+            raise ConditionError(f"unknown operator {op.text!r} at {op.pos}")
+
+    def value(self) -> str:
+        tok = self.take()
+        # `evt.dir=<`: the direction markers are values, not operators, after an operator.
+        if tok.kind == "op" and tok.text in {"<", ">"}:
+            return tok.text
+        if tok.kind == "string" or (tok.kind == "word" and tok.text not in BOOLEAN_WORDS):
+            return tok.text
+        raise ConditionError(f"expected a value at {tok.pos}, found {tok.text!r}")
+
+    def list_literal(self, event_types: bool = False) -> None:
+        opening = self.take()
+        if opening.kind != "(":
+            raise ConditionError(f"expected '(' after a list operator at {opening.pos}")
+        if self.peek() is not None and self.peek().kind == ")":
+            self.take()
+            return
+        while True:
+            item = self.take()
+            if item.kind not in {"word", "string"}:
+                raise ConditionError(f"unexpected {item.text!r} in a list at {item.pos}")
+            if event_types:
+                self.refs.event_types.add(item.text)
+            elif item.kind == "word":
+                self.refs.lists.add(item.text)
+            else:
+                self.refs.list_literals.add(item.text)
+            sep = self.take()
+            if sep.kind == ")":
+                return
+            if sep.kind != ",":
+                raise ConditionError(f"expected ',' or ')' in a list at {sep.pos}")
+
+
+def parse_condition(condition: str) -> ConditionRefs:
+    """Parse a Falco condition; raise ConditionError if Falco's parser would reject it."""
+    return _Parser(condition).parse()
+
+
+def output_fields(output: str) -> set[str]:
+    return {m.group(1) for m in OUTPUT_FIELD_RE.finditer(output)}
+
+
+def load_yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text())
+
+
+@dataclass
+class DefaultNames:
+    macros: set[str]
+    lists: set[str]
+    fields: set[str]
+    event_types: set[str]
+
+
+def load_default_names(path: Path = DEFAULT_NAMES_FILE) -> DefaultNames:
+    data = load_yaml(path)
+    ruleset = data["default_ruleset"]
+    return DefaultNames(
+        macros=set(ruleset["macros"]),
+        lists=set(ruleset["lists"]),
+        fields=set(data["fields"]),
+        event_types=set(data["event_types"]),
+    )
+
+
+def item_kind(item: Any) -> str | None:
+    if not isinstance(item, dict):
+        return None
+    kinds = [key for key in ITEM_KEYS if key in item]
+    return kinds[0] if len(kinds) == 1 else None
+
+
+def check_rules(items: Any, names: DefaultNames) -> list[str]:
+    """Every problem found in a loaded rules file; an empty list means it passes."""
+    if not isinstance(items, list) or not items:
+        return ["a rules file is a non-empty YAML list"]
+    errors: list[str] = []
+    defined_lists: set[str] = set()
+    defined_macros: set[str] = set()
+    used: set[str] = set()
+    negated_user_macros: set[str] = set()
+    seen_kinds: list[str] = []
+    order = {"required_engine_version": 0, "list": 1, "macro": 2, "rule": 3}
+
+    for index, item in enumerate(items):
+        kind = item_kind(item)
+        if kind is None:
+            errors.append(f"item {index}: not exactly one of {sorted(ITEM_KEYS)}: {item!r}")
+            continue
+        label = f"{kind} {item[kind]!r}"
+        unknown = set(item) - ITEM_KEYS[kind]
+        if unknown:
+            errors.append(f"{label}: unknown keys {sorted(unknown)}")
+        missing = [key for key in REQUIRED_KEYS.get(kind, ()) if key not in item]
+        if missing:
+            errors.append(f"{label}: missing required keys {missing}")
+        if seen_kinds and order.get(kind, 9) < order.get(seen_kinds[-1], 9):
+            errors.append(f"{label}: comes after a {seen_kinds[-1]} (order: lists, macros, rules)")
+        seen_kinds.append(kind)
+
+        if kind == "required_engine_version" and index != 0:
+            errors.append("required_engine_version must be the first item")
+        elif kind == "list":
+            errors += _check_list(item, label, defined_lists, names, used)
+            defined_lists.add(item["list"])
+        elif kind == "macro":
+            errors += _check_condition(
+                item.get("condition"), label, defined_macros, defined_lists, names, used
+            )
+            name = item["macro"]
+            if name.startswith("user_") and str(item.get("condition", "")).strip() != (
+                "(never_true)"
+            ):
+                errors.append(f"{label}: a user_* tuning macro must default to (never_true)")
+            defined_macros.add(name)
+        elif kind == "rule":
+            errors += _check_rule(item, label, defined_macros, defined_lists, names, used)
+            negated_user_macros |= set(
+                re.findall(r"\bnot\s+(user_\w+)", str(item.get("condition", "")))
+            )
+
+    if seen_kinds[:1] != ["required_engine_version"]:
+        errors.append("the file must start with required_engine_version")
+    for name in sorted((defined_lists | defined_macros) - used):
+        errors.append(f"{name!r} is defined but never used")
+    for name in sorted(m for m in defined_macros if m.startswith("user_")):
+        if name not in negated_user_macros:
+            errors.append(f"tuning macro {name!r} is not used as `and not {name}` in a rule")
+    return errors
+
+
+def _check_list(
+    item: dict[str, Any], label: str, lists: set[str], names: DefaultNames, used: set[str]
+) -> list[str]:
+    errors: list[str] = []
+    if not NAME_RE.match(str(item["list"])):
+        errors.append(f"{label}: not a valid name")
+    values = item.get("items")
+    if not isinstance(values, list):
+        return [*errors, f"{label}: items must be a YAML list"]
+    for value in values:
+        if isinstance(value, str) and LIST_REFERENCE_RE.match(value):
+            if value in lists or value in names.lists:
+                used.add(value)
+            else:
+                errors.append(f"{label}: item {value!r} names no known list")
+    return errors
+
+
+def _check_condition(
+    condition: Any,
+    label: str,
+    macros: set[str],
+    lists: set[str],
+    names: DefaultNames,
+    used: set[str],
+) -> list[str]:
+    if not isinstance(condition, str):
+        return [f"{label}: condition must be a string"]
+    try:
+        refs = parse_condition(condition)
+    except ConditionError as exc:
+        return [f"{label}: condition does not parse: {exc}"]
+    errors: list[str] = []
+    for macro in sorted(refs.macros):
+        if macro in macros or macro in names.macros:
+            used.add(macro)
+        else:
+            errors.append(
+                f"{label}: unknown macro {macro!r} (define it above, or list it in "
+                f"{DEFAULT_NAMES_FILE.name} if the default ruleset has it)"
+            )
+    # House rule: values in `in (...)`/`pmatch (...)` live in named lists, never inline, so
+    # every bare item here must be a list and a typo in its name cannot pass as a value
+    # (evt.type's system call names excepted, checked below).
+    for name in sorted(refs.lists):
+        if name in lists or name in names.lists:
+            used.add(name)
+        else:
+            errors.append(f"{label}: unknown list {name!r}")
+    for literal in sorted(refs.list_literals):
+        errors.append(f"{label}: inline list value {literal!r}; put values in a named list")
+    # `evt.type in (...)` holds system call names, which Falco checks against its event table.
+    for event in sorted(refs.event_types - names.event_types):
+        errors.append(f"{label}: unknown event type {event!r}")
+    for fld in sorted(refs.fields - names.fields):
+        errors.append(f"{label}: unknown field {fld!r} (not in {DEFAULT_NAMES_FILE.name})")
+    return errors
+
+
+def _check_rule(
+    item: dict[str, Any],
+    label: str,
+    macros: set[str],
+    lists: set[str],
+    names: DefaultNames,
+    used: set[str],
+) -> list[str]:
+    errors = _check_condition(item.get("condition"), label, macros, lists, names, used)
+    present = [key for key in item if key in RULE_KEY_ORDER]
+    if present != [key for key in RULE_KEY_ORDER if key in item]:
+        errors.append(f"{label}: keys out of order {present}, expected {list(RULE_KEY_ORDER)}")
+    priority = item.get("priority")
+    if not isinstance(priority, str) or priority.lower() not in PRIORITIES:
+        errors.append(f"{label}: priority {priority!r} is not one of {sorted(PRIORITIES)}")
+    if not isinstance(item.get("desc"), str) or not item["desc"].strip():
+        errors.append(f"{label}: desc must be a non-empty string")
+
+    output = item.get("output")
+    if not isinstance(output, str):
+        return [*errors, f"{label}: output must be a string"]
+    sentence, bar, pairs = output.partition(" | ")
+    if not bar or not sentence.strip() or "%" in sentence:
+        errors.append(f"{label}: output must be a sentence, then ' | ', then key=%field pairs")
+    elif not all(OUTPUT_PAIR_RE.match(pair) for pair in pairs.split()):
+        bad = [pair for pair in pairs.split() if not OUTPUT_PAIR_RE.match(pair)]
+        errors.append(f"{label}: output pairs not in key=%field form: {bad}")
+    fields_out = output_fields(output)
+    for fld in sorted(fields_out - names.fields):
+        errors.append(f"{label}: output names unknown field {fld!r}")
+    for fld in REQUIRED_OUTPUT_FIELDS:
+        if fld not in fields_out:
+            errors.append(f"{label}: output must include %{fld}")
+
+    tags = item.get("tags")
+    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+        errors.append(f"{label}: tags must be a list of strings")
+    else:
+        if not any(tag.startswith("maturity_") for tag in tags):
+            errors.append(f"{label}: tags need a maturity_* level")
+        if "container" not in tags:
+            errors.append(f"{label}: tags need the `container` scope")
+        if not any(tag.startswith("mitre_") for tag in tags):
+            errors.append(f"{label}: tags need a MITRE ATT&CK tactic (mitre_*)")
+    return errors
+
+
+def chart_rules_configmap(values: dict[str, Any], release: str = "falco") -> str:
+    """Render what the falco chart's templates/rules-configmap.yaml makes of customRules.
+
+    Reproduces falcosecurity/charts charts/falco/templates/rules-configmap.yaml (chart 9.x):
+    `{{- range $file, $content := .Values.customRules }}` then `  {{ $file }}: |-` and
+    `{{ $content | indent 4 }}`, under a ConfigMap named `{{ falco.fullname }}-rules` (fullname
+    is the release name when it contains the chart name "falco"). Helm ranges over a map in
+    sorted key order. The chart mounts this ConfigMap at /etc/falco/rules.d
+    (templates/pod-template.tpl, volume rules-volume).
+    """
+    custom = values.get("customRules")
+    if not custom:
+        raise ValueError("customRules is empty: the chart renders no rules ConfigMap")
+    if not isinstance(custom, dict):
+        raise ValueError("customRules must be a map of file name to rules text")
+    fullname = release if "falco" in release else f"{release}-falco"
+    lines = [
+        "apiVersion: v1",
+        "kind: ConfigMap",
+        "metadata:",
+        f"  name: {fullname}-rules",
+        "data:",
+    ]
+    for name in sorted(custom):
+        content = str(custom[name])
+        lines.append(f"  {name}: |-")
+        # sprig's indent prefixes every line, empty ones included.
+        lines.extend("    " + line for line in content.split("\n"))
+    return "\n".join(lines) + "\n"

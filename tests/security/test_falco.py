@@ -1,0 +1,308 @@
+"""Falco layer: the wordmix rules and the chart values that install them.
+
+Falco cannot run on this machine (no cluster, no eBPF probe loading), so these tests check
+statically what Falco would check at load time, plus what the chart does with our values.
+They do not prove that a rule fires on a real event; `make verify` on a cluster does that.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+import pytest
+import yaml
+from _falco import (
+    DEFAULT_NAMES_FILE,
+    RULES_FILE,
+    VALUES_FILE,
+    ConditionError,
+    DefaultNames,
+    chart_rules_configmap,
+    check_rules,
+    load_default_names,
+    load_yaml,
+    output_fields,
+    parse_condition,
+)
+
+pytestmark = pytest.mark.security
+
+EXPECTED_RULES = {
+    "Write below etc in wordmix container",
+    "Shell spawned in wordmix container",
+    "Package manager run in wordmix container",
+    "Service account token read in wordmix container",
+    "Unexpected outbound connection from wordmix word service",
+    "Python process spawned a program in wordmix container",
+}
+
+
+@pytest.fixture(scope="module")
+def rules() -> list[dict[str, Any]]:
+    return load_yaml(RULES_FILE)
+
+
+@pytest.fixture(scope="module")
+def names() -> DefaultNames:
+    return load_default_names()
+
+
+@pytest.fixture(scope="module")
+def values() -> dict[str, Any]:
+    return load_yaml(VALUES_FILE)
+
+
+def rule(items: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    return next(item for item in items if item.get("rule") == name)
+
+
+# --- the rules file ----------------------------------------------------------------------------
+
+
+def test_rules_file_passes_every_static_check(rules: list[dict[str, Any]], names: DefaultNames):
+    assert check_rules(rules, names) == []
+
+
+def test_rules_file_has_the_wordmix_rules(rules: list[dict[str, Any]]):
+    assert {item["rule"] for item in rules if "rule" in item} == EXPECTED_RULES
+
+
+def test_every_default_name_we_record_is_one_we_use(
+    rules: list[dict[str, Any]], names: DefaultNames
+):
+    # The allow-list stays honest: a name listed but unused would hide nothing, but it would
+    # claim a dependency on the default ruleset that we do not have.
+    used_macros: set[str] = set()
+    used_lists: set[str] = set()
+    used_fields: set[str] = set()
+    used_events: set[str] = set()
+    for item in rules:
+        if "condition" in item:
+            refs = parse_condition(item["condition"])
+            used_macros |= refs.macros
+            used_lists |= refs.lists
+            used_fields |= refs.fields
+            used_events |= refs.event_types
+        if "output" in item:
+            used_fields |= output_fields(item["output"])
+    assert names.macros - used_macros == set()
+    assert names.lists - used_lists == set()
+    assert names.fields - used_fields == set()
+    assert names.event_types - used_events == set()
+
+
+def test_default_names_record_their_upstream_version():
+    source = load_yaml(DEFAULT_NAMES_FILE)["default_ruleset"]
+    assert re.fullmatch(r"[0-9a-f]{40}", source["commit"])
+    assert source["upstream"] == "falcosecurity/rules rules/falco_rules.yaml"
+    assert isinstance(source["required_engine_version"], int)
+
+
+def test_rules_engine_version_is_that_of_the_ruleset_we_build_on(rules: list[dict[str, Any]]):
+    upstream = load_yaml(DEFAULT_NAMES_FILE)["default_ruleset"]["required_engine_version"]
+    assert rules[0] == {"required_engine_version": upstream}
+
+
+def test_word_service_outbound_rule_allows_only_postgres_and_dns(rules: list[dict[str, Any]]):
+    allowed = next(i for i in rules if i.get("list") == "wordmix_word_service_allowed_ports")
+    assert sorted(allowed["items"]) == [53, 5432]
+    condition = rule(rules, "Unexpected outbound connection from wordmix word service")["condition"]
+    assert "not fd.sport in (wordmix_word_service_allowed_ports)" in condition
+    # The default `outbound` macro ignores private destinations, i.e. everything in a cluster.
+    assert "wordmix_outbound_connect" in parse_condition(condition).macros
+
+
+def test_etc_and_token_rules_catch_failed_attempts(rules: list[dict[str, Any]]):
+    # The root filesystem is read-only and no token is mounted, so attacks fail; the default
+    # open_write/open_read macros require fd.num>=0 (success) and would stay silent.
+    for name in (
+        "Write below etc in wordmix container",
+        "Service account token read in wordmix container",
+    ):
+        macros = parse_condition(rule(rules, name)["condition"]).macros
+        assert not macros & {"open_write", "open_read"}, name
+    attempt = next(i for i in rules if i.get("macro") == "wordmix_open_write_attempt")
+    assert "fd.num" not in attempt["condition"]
+
+
+# --- the condition parser itself ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "spawned_process and container",
+        "evt.type=connect and evt.dir=<",
+        '(fd.typechar=4 or fd.typechar=6) and fd.net!="127.0.0.0/8"',
+        "not proc.name in (shell_binaries, package_mgmt_binaries)",
+        "proc.aname[2] startswith python and fd.name pmatch (token_dirs)",
+        "proc.pname exists and evt.rawres>=0",
+        "fd.typechar='f' and proc.args contains \"-m pip\"",
+    ],
+)
+def test_parser_accepts_falco_syntax(condition: str):
+    parse_condition(condition)
+
+
+@pytest.mark.parametrize(
+    ("condition", "message"),
+    [
+        ("(spawned_process and container", "ends too early"),
+        ("spawned_process and container)", "unexpected ')'"),
+        ("proc.name matches bash", "unknown operator 'matches'"),
+        ("proc.name ~= bash", "unknown operator '~'"),
+        ("proc.name in shell_binaries", "expected '('"),
+        ("proc.name in (a, b", "ends too early"),
+        ("spawned_process and", "ends too early"),
+        ("and container", "unexpected 'and'"),
+        ("fd.name startswith", "ends too early"),
+        ('proc.name = "bash', "unterminated string"),
+        ("", "empty condition"),
+    ],
+)
+def test_parser_rejects_broken_conditions(condition: str, message: str):
+    with pytest.raises(ConditionError, match=re.escape(message)):
+        parse_condition(condition)
+
+
+# --- mutations: each check can fail ------------------------------------------------------------
+
+
+def mutated(items: list[dict[str, Any]], name: str, **changes: Any) -> list[dict[str, Any]]:
+    items = copy.deepcopy(items)
+    target = rule(items, name)
+    for key, value in changes.items():
+        if value is None:
+            del target[key]
+        else:
+            target[key] = value
+    return items
+
+
+SHELL = "Shell spawned in wordmix container"
+
+
+def test_mutation_unknown_macro_fails(rules: list[dict[str, Any]], names: DefaultNames):
+    condition = rule(rules, SHELL)["condition"].replace("shell_procs", "shell_procz")
+    errors = check_rules(mutated(rules, SHELL, condition=condition), names)
+    assert any("unknown macro 'shell_procz'" in e for e in errors), errors
+
+
+def test_mutation_unknown_list_fails(rules: list[dict[str, Any]], names: DefaultNames):
+    name = "Unexpected outbound connection from wordmix word service"
+    condition = rule(rules, name)["condition"].replace("allowed_ports", "allowed_prots")
+    errors = check_rules(mutated(rules, name, condition=condition), names)
+    assert any("unknown list 'wordmix_word_service_allowed_prots'" in e for e in errors), errors
+
+
+def test_mutation_unknown_field_fails(rules: list[dict[str, Any]], names: DefaultNames):
+    condition = rule(rules, SHELL)["condition"] + " and proc.cmdlin contains x"
+    errors = check_rules(mutated(rules, SHELL, condition=condition), names)
+    assert any("unknown field 'proc.cmdlin'" in e for e in errors), errors
+
+
+def test_mutation_unknown_event_type_fails(rules: list[dict[str, Any]], names: DefaultNames):
+    items = copy.deepcopy(rules)
+    macro = next(i for i in items if i.get("macro") == "wordmix_open_write_attempt")
+    macro["condition"] = macro["condition"].replace("openat2", "opnat2")
+    errors = check_rules(items, names)
+    assert any("unknown event type 'opnat2'" in e for e in errors), errors
+
+
+def test_mutation_bad_priority_fails(rules: list[dict[str, Any]], names: DefaultNames):
+    errors = check_rules(mutated(rules, SHELL, priority="SEVERE"), names)
+    assert any("priority 'SEVERE'" in e for e in errors), errors
+
+
+def test_mutation_missing_output_field_fails(rules: list[dict[str, Any]], names: DefaultNames):
+    output = rule(rules, SHELL)["output"].replace(" pod=%k8s.pod.name", "")
+    errors = check_rules(mutated(rules, SHELL, output=output), names)
+    assert any("must include %k8s.pod.name" in e for e in errors), errors
+
+
+def test_mutation_missing_output_key_fails(rules: list[dict[str, Any]], names: DefaultNames):
+    errors = check_rules(mutated(rules, SHELL, output=None), names)
+    assert any("missing required keys ['output']" in e for e in errors), errors
+
+
+def test_mutation_unbalanced_condition_fails(rules: list[dict[str, Any]], names: DefaultNames):
+    condition = "(" + rule(rules, SHELL)["condition"]
+    errors = check_rules(mutated(rules, SHELL, condition=condition), names)
+    assert any("does not parse" in e for e in errors), errors
+
+
+def test_mutation_unknown_key_and_kind_fail(rules: list[dict[str, Any]], names: DefaultNames):
+    items = mutated(rules, SHELL, severity="high")
+    items.append({"rulez": "typo"})
+    errors = check_rules(items, names)
+    assert any("unknown keys ['severity']" in e for e in errors), errors
+    assert any("not exactly one of" in e for e in errors), errors
+
+
+def test_mutation_user_macro_that_is_not_never_true_fails(
+    rules: list[dict[str, Any]], names: DefaultNames
+):
+    items = copy.deepcopy(rules)
+    macro = next(i for i in items if i.get("macro") == "user_known_wordmix_shell_activities")
+    macro["condition"] = "(proc.name = bash)"
+    errors = check_rules(items, names)
+    assert any("must default to (never_true)" in e for e in errors), errors
+
+
+# --- the chart values ------------------------------------------------------------------------
+
+
+def test_values_embed_exactly_the_rules_file(values: dict[str, Any]):
+    embedded = values["customRules"]["wordmix_rules.yaml"]
+    # `|-` drops the final newline; everything else must be byte for byte the rules file.
+    assert embedded == RULES_FILE.read_text().rstrip("\n"), (
+        "security/falco/values.yaml is out of date: run `python security/falco/embed_rules.py`"
+    )
+    assert set(values["customRules"]) == {"wordmix_rules.yaml"}
+
+
+def test_chart_renders_the_rules_configmap_falco_loads(values: dict[str, Any], names: DefaultNames):
+    rendered = yaml.safe_load(chart_rules_configmap(values))
+    assert rendered["kind"] == "ConfigMap"
+    assert rendered["metadata"]["name"] == "falco-rules"
+    assert set(rendered["data"]) == {"wordmix_rules.yaml"}
+    # What Falco reads from /etc/falco/rules.d is our rules file, and it still passes.
+    loaded = yaml.safe_load(rendered["data"]["wordmix_rules.yaml"])
+    assert loaded == load_yaml(RULES_FILE)
+    assert check_rules(loaded, names) == []
+    assert "/etc/falco/rules.d" in values["falco"]["rules_files"]
+    assert values["falco"]["rules_files"][-1] == "/etc/falco/rules.d", (
+        "our rules use the default macros, so rules.d must load after falco_rules.yaml"
+    )
+
+
+def test_chart_rendering_fails_on_rules_that_break_the_yaml_block():
+    # The mapping is really exercised: a tab-indented rules text is not valid YAML once the
+    # chart indents it, exactly as helm's output would not be.
+    broken = {"customRules": {"wordmix_rules.yaml": "- rule: x\n\t- oops: [1"}}
+    with pytest.raises(yaml.YAMLError):
+        loaded = yaml.safe_load(chart_rules_configmap(broken))
+        yaml.safe_load(loaded["data"]["wordmix_rules.yaml"])
+
+
+def test_values_select_modern_ebpf_json_output_audit_plugin_and_sidekick_ui(
+    values: dict[str, Any],
+):
+    assert values["driver"] == {"enabled": True, "kind": "modern_ebpf"}
+    falco = values["falco"]
+    assert falco["json_output"] is True
+    assert set(falco["load_plugins"]) == {"k8saudit", "json"}
+    plugins = {p["name"]: p for p in falco["plugins"]}
+    assert plugins["k8saudit"]["library_path"] == "libk8saudit.so"
+    assert plugins["json"]["library_path"] == "libjson.so"
+    assert plugins["k8saudit"]["open_params"].endswith(":9765/k8s-audit")
+    assert "/etc/falco/k8s_audit_rules.yaml" in falco["rules_files"]
+    install = values["falcoctl"]["config"]["artifact"]["install"]
+    assert install["resolveDeps"] is True, "the k8saudit and json plugins come as dependencies"
+    assert any(ref.startswith("k8saudit-rules:") for ref in install["refs"])
+    assert any(ref.startswith("falco-rules:") for ref in install["refs"])
+    webhook = next(s for s in values["services"] if s["name"] == "k8saudit-webhook")
+    assert webhook["ports"][0]["port"] == 9765
+    assert values["falcosidekick"] == {"enabled": True, "webui": {"enabled": True}}
