@@ -14,10 +14,40 @@ from nouns.models import Noun
 from verbs.models import Verb
 
 ROOT = Path(__file__).resolve().parents[2]
-VERBS = "run jump write sing read dance speak drive cook swim walk fly climb paint laugh".split()
-NOUNS = (
-    "dog cat house car tree book computer phone flower mountain river city ocean bird table".split()
-)
+VERBS = [
+    "run",
+    "jump",
+    "write",
+    "sing",
+    "read",
+    "dance",
+    "speak",
+    "drive",
+    "cook",
+    "swim",
+    "walk",
+    "fly",
+    "climb",
+    "paint",
+    "laugh",
+]
+NOUNS = [
+    "dog",
+    "cat",
+    "house",
+    "car",
+    "tree",
+    "book",
+    "computer",
+    "phone",
+    "flower",
+    "mountain",
+    "river",
+    "city",
+    "ocean",
+    "bird",
+    "table",
+]
 
 
 @pytest.mark.django_db
