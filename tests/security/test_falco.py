@@ -27,6 +27,9 @@ from _falco import (
     parse_condition,
 )
 
+# The manifest rendering helpers live with the KubeArmor tests, which need them first.
+from _kubearmor import NAMESPACE, OVERLAYS_DIR, kustomize, pod_templates
+
 pytestmark = pytest.mark.security
 
 EXPECTED_RULES = {
@@ -306,3 +309,28 @@ def test_values_select_modern_ebpf_json_output_audit_plugin_and_sidekick_ui(
     webhook = next(s for s in values["services"] if s["name"] == "k8saudit-webhook")
     assert webhook["ports"][0]["port"] == 9765
     assert values["falcosidekick"] == {"enabled": True, "webui": {"enabled": True}}
+
+
+# --- the rules' scope against the app's rendered manifests -----------------------------------
+
+
+def list_items(items: list[dict[str, Any]], name: str) -> set[Any]:
+    return set(next(i for i in items if i.get("list") == name)["items"])
+
+
+def test_rules_scope_is_exactly_the_containers_the_app_runs(rules: list[dict[str, Any]]):
+    overlays = sorted(p for p in OVERLAYS_DIR.glob("*") if (p / "kustomization.yaml").exists())
+    assert overlays, f"no kustomize overlay under {OVERLAYS_DIR} to check the rules against"
+    assert list_items(rules, "wordmix_namespaces") == {NAMESPACE}
+    for overlay in overlays:
+        app: set[str] = set()
+        word_services: set[str] = set()
+        for pod in pod_templates(kustomize(overlay)):
+            for container, image, _ in pod.runs:
+                found = re.search(r"(^|/)wordmix-(verbs|nouns|aggregator)(:|@|$)", image)
+                if pod.namespace == NAMESPACE and found:
+                    app.add(container)
+                    if found.group(2) != "aggregator":
+                        word_services.add(container)
+        assert list_items(rules, "wordmix_app_container_names") == app, overlay.name
+        assert list_items(rules, "wordmix_word_service_container_names") == word_services
