@@ -323,6 +323,27 @@ def load_default_names(path: Path = DEFAULT_NAMES_FILE) -> DefaultNames:
     )
 
 
+@dataclass
+class _Scope:
+    """What a condition may name at a point of the file, and what has been used so far."""
+
+    names: DefaultNames
+    macros: set[str] = field(default_factory=set)
+    lists: set[str] = field(default_factory=set)
+    used: set[str] = field(default_factory=set)
+
+    def knows_macro(self, name: str) -> bool:
+        return self._use(name, name in self.macros or name in self.names.macros)
+
+    def knows_list(self, name: str) -> bool:
+        return self._use(name, name in self.lists or name in self.names.lists)
+
+    def _use(self, name: str, known: bool) -> bool:
+        if known:
+            self.used.add(name)
+        return known
+
+
 def item_kind(item: Any) -> str | None:
     if not isinstance(item, dict):
         return None
@@ -335,9 +356,7 @@ def check_rules(items: Any, names: DefaultNames) -> list[str]:
     if not isinstance(items, list) or not items:
         return ["a rules file is a non-empty YAML list"]
     errors: list[str] = []
-    defined_lists: set[str] = set()
-    defined_macros: set[str] = set()
-    used: set[str] = set()
+    scope = _Scope(names)
     negated_user_macros: set[str] = set()
     seen_kinds: list[str] = []
     order = {"required_engine_version": 0, "list": 1, "macro": 2, "rule": 3}
@@ -361,37 +380,33 @@ def check_rules(items: Any, names: DefaultNames) -> list[str]:
         if kind == "required_engine_version" and index != 0:
             errors.append("required_engine_version must be the first item")
         elif kind == "list":
-            errors += _check_list(item, label, defined_lists, names, used)
-            defined_lists.add(item["list"])
+            errors += _check_list(item, label, scope)
+            scope.lists.add(item["list"])
         elif kind == "macro":
-            errors += _check_condition(
-                item.get("condition"), label, defined_macros, defined_lists, names, used
-            )
+            errors += _check_condition(item.get("condition"), label, scope)
             name = item["macro"]
             if name.startswith("user_") and str(item.get("condition", "")).strip() != (
                 "(never_true)"
             ):
                 errors.append(f"{label}: a user_* tuning macro must default to (never_true)")
-            defined_macros.add(name)
+            scope.macros.add(name)
         elif kind == "rule":
-            errors += _check_rule(item, label, defined_macros, defined_lists, names, used)
+            errors += _check_rule(item, label, scope)
             negated_user_macros |= set(
                 re.findall(r"\bnot\s+(user_\w+)", str(item.get("condition", "")))
             )
 
     if seen_kinds[:1] != ["required_engine_version"]:
         errors.append("the file must start with required_engine_version")
-    for name in sorted((defined_lists | defined_macros) - used):
+    for name in sorted((scope.lists | scope.macros) - scope.used):
         errors.append(f"{name!r} is defined but never used")
-    for name in sorted(m for m in defined_macros if m.startswith("user_")):
+    for name in sorted(m for m in scope.macros if m.startswith("user_")):
         if name not in negated_user_macros:
             errors.append(f"tuning macro {name!r} is not used as `and not {name}` in a rule")
     return errors
 
 
-def _check_list(
-    item: dict[str, Any], label: str, lists: set[str], names: DefaultNames, used: set[str]
-) -> list[str]:
+def _check_list(item: dict[str, Any], label: str, scope: _Scope) -> list[str]:
     errors: list[str] = []
     if not NAME_RE.match(str(item["list"])):
         errors.append(f"{label}: not a valid name")
@@ -399,22 +414,13 @@ def _check_list(
     if not isinstance(values, list):
         return [*errors, f"{label}: items must be a YAML list"]
     for value in values:
-        if isinstance(value, str) and LIST_REFERENCE_RE.match(value):
-            if value in lists or value in names.lists:
-                used.add(value)
-            else:
-                errors.append(f"{label}: item {value!r} names no known list")
+        names_a_list = isinstance(value, str) and LIST_REFERENCE_RE.match(value)
+        if names_a_list and not scope.knows_list(value):
+            errors.append(f"{label}: item {value!r} names no known list")
     return errors
 
 
-def _check_condition(
-    condition: Any,
-    label: str,
-    macros: set[str],
-    lists: set[str],
-    names: DefaultNames,
-    used: set[str],
-) -> list[str]:
+def _check_condition(condition: Any, label: str, scope: _Scope) -> list[str]:
     if not isinstance(condition, str):
         return [f"{label}: condition must be a string"]
     try:
@@ -423,9 +429,7 @@ def _check_condition(
         return [f"{label}: condition does not parse: {exc}"]
     errors: list[str] = []
     for macro in sorted(refs.macros):
-        if macro in macros or macro in names.macros:
-            used.add(macro)
-        else:
+        if not scope.knows_macro(macro):
             errors.append(
                 f"{label}: unknown macro {macro!r} (define it above, or list it in "
                 f"{DEFAULT_NAMES_FILE.name} if the default ruleset has it)"
@@ -434,29 +438,20 @@ def _check_condition(
     # every bare item here must be a list and a typo in its name cannot pass as a value
     # (evt.type's system call names excepted, checked below).
     for name in sorted(refs.lists):
-        if name in lists or name in names.lists:
-            used.add(name)
-        else:
+        if not scope.knows_list(name):
             errors.append(f"{label}: unknown list {name!r}")
     for literal in sorted(refs.list_literals):
         errors.append(f"{label}: inline list value {literal!r}; put values in a named list")
     # `evt.type in (...)` holds system call names, which Falco checks against its event table.
-    for event in sorted(refs.event_types - names.event_types):
+    for event in sorted(refs.event_types - scope.names.event_types):
         errors.append(f"{label}: unknown event type {event!r}")
-    for fld in sorted(refs.fields - names.fields):
+    for fld in sorted(refs.fields - scope.names.fields):
         errors.append(f"{label}: unknown field {fld!r} (not in {DEFAULT_NAMES_FILE.name})")
     return errors
 
 
-def _check_rule(
-    item: dict[str, Any],
-    label: str,
-    macros: set[str],
-    lists: set[str],
-    names: DefaultNames,
-    used: set[str],
-) -> list[str]:
-    errors = _check_condition(item.get("condition"), label, macros, lists, names, used)
+def _check_rule(item: dict[str, Any], label: str, scope: _Scope) -> list[str]:
+    errors = _check_condition(item.get("condition"), label, scope)
     present = [key for key in item if key in RULE_KEY_ORDER]
     if present != [key for key in RULE_KEY_ORDER if key in item]:
         errors.append(f"{label}: keys out of order {present}, expected {list(RULE_KEY_ORDER)}")
@@ -476,7 +471,7 @@ def _check_rule(
         bad = [pair for pair in pairs.split() if not OUTPUT_PAIR_RE.match(pair)]
         errors.append(f"{label}: output pairs not in key=%field form: {bad}")
     fields_out = output_fields(output)
-    for fld in sorted(fields_out - names.fields):
+    for fld in sorted(fields_out - scope.names.fields):
         errors.append(f"{label}: output names unknown field {fld!r}")
     for fld in REQUIRED_OUTPUT_FIELDS:
         if fld not in fields_out:
