@@ -1,0 +1,228 @@
+"""The three services as real gunicorn processes with production settings, over real HTTP."""
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.app.upstreams import ROOT, Service, StubWordService
+
+pytestmark = pytest.mark.integration
+
+SECRET = "integration-test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+
+
+def word_service_env(name: str, tmp: Path) -> dict[str, str]:
+    import os
+
+    env = {
+        "DJANGO_SECRET_KEY": SECRET,
+        "DJANGO_DEBUG": "0",
+        "WORDMIX_ADMIN_USER": "editor",
+        "WORDMIX_ADMIN_PASSWORD": "integration-password-42",
+    }
+    # On PostgreSQL (DATABASE_URL set) each service gets its own database, as in the cluster.
+    base = os.environ.get("DATABASE_URL", "")
+    if base.startswith("postgres"):
+        env["DATABASE_URL"] = base.rsplit("/", 1)[0] + f"/{name}_integration"
+        _recreate_postgres_database(base, f"{name}_integration")
+    else:
+        env["DATABASE_URL"] = f"sqlite:///{tmp / f'{name}.sqlite3'}"
+    return env
+
+
+def _recreate_postgres_database(base_url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(base_url, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def manage(name: str, env: dict[str, str], *args: str) -> None:
+    import os
+
+    subprocess.run(
+        [sys.executable, "manage.py", *args],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": f"wordmix.settings.{name}", **env},
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+
+
+def staff_token(name: str, env: dict[str, str]) -> str:
+    import os
+
+    out = subprocess.run(
+        [sys.executable, "manage.py", "drf_create_token", "editor"],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": f"wordmix.settings.{name}", **env},
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return out.split()[2]  # "Generated token <key> for user editor"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> Iterator[dict[str, Service]]:  # type: ignore[no-untyped-def]
+    tmp = tmp_path_factory.mktemp("stack")
+    manage("collect", {"DJANGO_SECRET_KEY": SECRET}, "collectstatic", "--noinput", "-v", "0")
+    services: dict[str, Service] = {}
+    for name in ("verbs", "nouns"):
+        env = word_service_env(name, tmp)
+        manage(name, env, "migrate", "--noinput")
+        manage(name, env, "ensure_admin")
+        services[name] = Service(name, env)
+    services["aggregator"] = Service(
+        "aggregator",
+        {
+            "DJANGO_SECRET_KEY": SECRET,
+            "VERBS_URL": services["verbs"].url,
+            "NOUNS_URL": services["nouns"].url,
+        },
+    )
+    try:
+        for service in services.values():
+            service.start()
+        yield services
+    finally:
+        for service in services.values():
+            service.stop()
+
+
+def get(url: str) -> requests.Response:
+    return requests.get(url, timeout=5)
+
+
+def wait_for(check, timeout: float = 5.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.05)
+
+
+def test_mixes_over_http(stack) -> None:
+    verbs = get(f"{stack['verbs'].url}/all").json()["verbs"]
+    nouns = get(f"{stack['nouns'].url}/all").json()["nouns"]
+    assert len(verbs) == len(nouns) == 15
+    for _ in range(20):
+        mix = get(f"{stack['aggregator'].url}/api/v1/mix/").json()
+        assert mix["verb"] in verbs and mix["noun"] in nouns
+    original = get(f"{stack['aggregator'].url}/random").json()
+    assert original["verb"]["verb"] in verbs and original["noun"]["noun"] in nouns
+
+
+def test_page_and_static_files_are_served(stack) -> None:
+    page = get(f"{stack['aggregator'].url}/")
+    assert page.status_code == 200
+    script = page.text.split('<script src="')[1].split('"')[0]
+    assert get(f"{stack['aggregator'].url}{script}").status_code == 200
+
+
+def test_admin_login_page_is_served_with_static_files(stack) -> None:
+    page = get(f"{stack['verbs'].url}/admin/login/")
+    assert page.status_code == 200
+    assert get(f"{stack['verbs'].url}/static/admin/css/base.css").status_code == 200
+
+
+def test_a_word_added_through_the_api_shows_in_mixes_within_two_seconds(stack) -> None:
+    token = staff_token("nouns", stack["nouns"].env)
+    response = requests.post(
+        f"{stack['nouns'].url}/api/v1/nouns/",
+        json={"text": "zeppelin"},
+        headers={"Authorization": f"Token {token}"},
+        timeout=5,
+    )
+    assert response.status_code == 201, response.text
+    # Mixes pick one of 16 nouns at random: asking continuously for 2 s (hundreds of mixes
+    # after the <= 1 s cache expiry) makes missing a present word vanishingly unlikely.
+    deadline = time.monotonic() + 2.0
+    with requests.Session() as session:
+        while time.monotonic() < deadline:
+            mix = session.get(f"{stack['aggregator'].url}/api/v1/mix/", timeout=5).json()
+            if mix["noun"] == "zeppelin":
+                break
+        else:
+            pytest.fail("the new noun did not show in mixes within 2 s")
+
+
+def test_anonymous_write_over_http_is_refused(stack) -> None:
+    response = requests.post(f"{stack['verbs'].url}/add", json={"verb": "zigzag"}, timeout=5)
+    assert response.status_code == 401
+    assert "zigzag" not in get(f"{stack['verbs'].url}/all").json()["verbs"]
+
+
+def test_nouns_down_is_503_then_recovers(stack) -> None:
+    aggregator, nouns = stack["aggregator"], stack["nouns"]
+    nouns.stop()
+    try:
+        answers: list[requests.Response] = []
+        assert wait_for(
+            lambda: (
+                (answers.append(get(f"{aggregator.url}/api/v1/mix/")) or answers[-1]).status_code
+                == 503
+            ),
+            timeout=3.0,
+        ), "the aggregator kept answering after nouns went away for > 2 s"
+        response = answers[-1]
+        assert response.headers["Content-Type"] == "application/problem+json"
+        assert response.json()["upstream"] == "nouns"
+        assert get(f"{aggregator.url}/readyz").status_code == 503
+    finally:
+        nouns.start()
+    assert wait_for(lambda: get(f"{aggregator.url}/api/v1/mix/").status_code == 200, timeout=3.0)
+
+
+@pytest.fixture
+def aggregator_with_stubs() -> Iterator[tuple[Service, StubWordService, StubWordService]]:
+    verbs = StubWordService("verbs", "verb", ["run"]).start()
+    nouns = StubWordService("nouns", "noun", ["dog"]).start()
+    aggregator = Service(
+        "aggregator",
+        {
+            "DJANGO_SECRET_KEY": SECRET,
+            "VERBS_URL": verbs.url,
+            "NOUNS_URL": nouns.url,
+            "WORDMIX_UPSTREAM_READ_TIMEOUT": "0.5",
+            "WORDMIX_WORD_CACHE_TTL": "0",
+        },
+    ).start()
+    try:
+        yield aggregator, verbs, nouns
+    finally:
+        aggregator.stop()
+        verbs.stop()
+        nouns.stop()
+
+
+def test_stalling_upstream_is_504(aggregator_with_stubs) -> None:
+    aggregator, verbs, _ = aggregator_with_stubs
+    verbs.mode, verbs.stall_seconds = "stall", 2.0
+    response = get(f"{aggregator.url}/api/v1/mix/")
+    assert response.status_code == 504
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.json()["upstream"] == "verbs"
+
+
+def test_non_json_upstream_is_502(aggregator_with_stubs) -> None:
+    aggregator, _, nouns = aggregator_with_stubs
+    nouns.mode = "garbage"
+    response = get(f"{aggregator.url}/api/v1/mix/")
+    assert response.status_code == 502
+    assert response.json()["upstream"] == "nouns"
+    assert "not JSON" in response.json()["detail"]
+
+
+def test_gunicorn_stops_on_sigterm(aggregator_with_stubs) -> None:
+    aggregator, _, _ = aggregator_with_stubs
+    started = time.monotonic()
+    aggregator.stop()
+    assert time.monotonic() - started < 5
