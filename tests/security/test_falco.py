@@ -8,6 +8,7 @@ They do not prove that a rule fires on a real event; `make verify` on a cluster 
 from __future__ import annotations
 
 import copy
+import importlib.util
 import re
 from typing import Any
 
@@ -31,6 +32,8 @@ from _falco import (
 from _kubearmor import NAMESPACE, OVERLAYS_DIR, kustomize, pod_templates
 
 pytestmark = pytest.mark.security
+
+EMBED_SCRIPT = VALUES_FILE.parent / "embed_rules.py"
 
 EXPECTED_RULES = {
     "Write below etc in wordmix container",
@@ -214,6 +217,31 @@ def test_mutation_unknown_event_type_fails(rules: list[dict[str, Any]], names: D
     assert any("unknown event type 'opnat2'" in e for e in errors), errors
 
 
+def test_mutation_list_naming_an_unknown_list_fails(
+    rules: list[dict[str, Any]], names: DefaultNames
+):
+    items = copy.deepcopy(rules)
+    listed = next(i for i in items if i.get("list") == "wordmix_package_manager_binaries")
+    listed["items"].append("deb_binarys")
+    errors = check_rules(items, names)
+    assert any("item 'deb_binarys' names no known list" in e for e in errors), errors
+
+
+def test_mutation_items_out_of_order_fail(rules: list[dict[str, Any]], names: DefaultNames):
+    items = copy.deepcopy(rules)
+    items.append(next(i for i in items if i.get("list") == "wordmix_namespaces"))
+    errors = check_rules(items, names)
+    assert any("comes after a rule" in e for e in errors), errors
+
+
+def test_mutation_output_without_the_sentence_and_bar_fails(
+    rules: list[dict[str, Any]], names: DefaultNames
+):
+    output = rule(rules, SHELL)["output"].replace(" | ", " ")
+    errors = check_rules(mutated(rules, SHELL, output=output), names)
+    assert any("a sentence, then ' | '" in e for e in errors), errors
+
+
 def test_mutation_bad_priority_fails(rules: list[dict[str, Any]], names: DefaultNames):
     errors = check_rules(mutated(rules, SHELL, priority="SEVERE"), names)
     assert any("priority 'SEVERE'" in e for e in errors), errors
@@ -255,6 +283,18 @@ def test_mutation_user_macro_that_is_not_never_true_fails(
 
 
 # --- the chart values ------------------------------------------------------------------------
+
+
+def test_values_file_is_what_embed_rules_writes():
+    # The whole file, comments included, is exactly what the sync script produces.
+    spec = importlib.util.spec_from_file_location("embed_rules", EMBED_SCRIPT)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = VALUES_FILE.read_text()
+    assert module.embedded_values(text, RULES_FILE.read_text()) == text, (
+        "security/falco/values.yaml is out of date: run `python security/falco/embed_rules.py`"
+    )
 
 
 def test_values_embed_exactly_the_rules_file(values: dict[str, Any]):
