@@ -1,6 +1,7 @@
 """Real HTTP servers standing in for a word service, with switchable misbehaviour, and
 helpers to start the real services under gunicorn. Used by the aggregator's tests."""
 
+import contextlib
 import json
 import os
 import signal
@@ -99,10 +100,8 @@ class StubWordService:
             self._server.server_close()
             self._server = None
         for connection in list(self._connections):
-            try:
+            with contextlib.suppress(OSError):  # already closed by its client
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already closed by its client
         self._connections.clear()
 
 
