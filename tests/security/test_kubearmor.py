@@ -21,12 +21,14 @@ import jsonschema
 import pytest
 import yaml
 from _kubearmor import (
+    CONTAINER_NAME_KEY,
     DOCKERFILE,
     KUBEARMOR_DIR,
     NAMESPACE,
     OVERLAYS_DIR,
     POLICY_SCHEMA,
     PodTemplate,
+    container_names,
     kustomize,
     pod_templates,
     policies,
@@ -209,6 +211,34 @@ def test_deny_policies_cover_every_wordmix_container(
                 if c not in selected_containers(policy, pod)
             ]
             assert uncovered == [], f"{overlay}: {name}"
+
+
+def test_deny_policies_cover_postgres_but_no_sidecar(
+    rendered_policies: list[dict[str, Any]], overlay_pods: dict[str, list[PodTemplate]]
+):
+    for overlay, pods in overlay_pods.items():
+        postgres = [pod for pod in pods if pod.labels.get("app") == "postgres"]
+        assert postgres, f"{overlay}: no PostgreSQL pod"
+        for name in DENY_POLICIES:
+            policy = by_name(rendered_policies, name)
+            assert "postgres" in selected_containers(policy, postgres[0]), f"{overlay}: {name}"
+            assert "istio-proxy" not in container_names(
+                policy["spec"]["selector"]["matchLabels"][CONTAINER_NAME_KEY]
+            )
+
+
+def test_every_container_a_selector_names_exists(
+    rendered_policies: list[dict[str, Any]], overlay_pods: dict[str, list[PodTemplate]]
+):
+    # A misspelt name in "[verbs, nouns, ...]" would silently leave that container unprotected.
+    for overlay, pods in overlay_pods.items():
+        for policy in rendered_policies:
+            wanted = policy["spec"]["selector"]["matchLabels"].get(CONTAINER_NAME_KEY)
+            if wanted is None:
+                continue
+            found = set().union(*(selected_containers(policy, pod) for pod in pods))
+            missing = container_names(wanted) - found
+            assert missing == set(), f"{overlay}: {policy['metadata']['name']} names {missing}"
 
 
 def image_entrypoint() -> tuple[str, ...]:
