@@ -1,0 +1,71 @@
+"""A person's path in a real browser (Debian's chromium driven by Playwright): log into the
+nouns admin, add a word, and see it arrive on the aggregator's page."""
+
+import shutil
+import time
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser():  # type: ignore[no-untyped-def]
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                # No calls home: this machine's network is closed and tests stay on loopback.
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+def test_add_a_word_in_the_admin_and_see_it_on_the_page(browser, stack) -> None:
+    # Production settings mark cookies Secure; chromium keeps Secure cookies for
+    # http://localhost (a potentially trustworthy origin), so log in through localhost.
+    nouns = stack["nouns"].url.replace("127.0.0.1", "localhost")
+    aggregator = stack["aggregator"].url
+    page = browser.new_page()
+    errors: list[str] = []
+
+    page.goto(f"{nouns}/admin/login/?next=/admin/nouns/noun/add/")
+    page.fill("#id_username", "editor")
+    page.fill("#id_password", "integration-password-42")
+    page.click("input[type=submit]")
+    page.wait_for_url("**/admin/nouns/noun/add/")
+    page.fill("#id_text", "Lighthouse")
+    page.click("input[name=_save]")
+    page.wait_for_url("**/admin/nouns/noun/")
+    assert "lighthouse" in page.content()
+    added = time.monotonic()
+
+    # From here on, the aggregator's page must load and run without a single browser error.
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.on("response", lambda r: r.status >= 400 and errors.append(f"{r.status} {r.url}"))
+    page.goto(f"{aggregator}/")
+    assert page.locator("#verb").inner_text() not in ("", "—")
+    # Click "New mix" (the page's script asks the API) until the new noun shows up.
+    deadline = added + 2.0
+    seen = False
+    while time.monotonic() < deadline and not seen:
+        page.click("#new-mix")
+        page.wait_for_function("!document.getElementById('new-mix').disabled")
+        seen = page.locator("#noun").inner_text() == "lighthouse"
+    assert seen, "the word added in the admin did not show on the page within 2 s"
+    assert errors == []
