@@ -9,12 +9,20 @@ What Falco would reject or silently mis-handle at load time, checked without Fal
 - the falcosecurity/rules house style the project follows (order of items and keys, output
   layout, tags, never-true user_* tuning macros).
 
+Beyond this parser, every rule's condition - macros and lists inlined as Falco does - is
+compiled by libsinsp, the library Falco's engine is built on, through Debian's `sysdig`
+(0.29.3, libsinsp of 2022-03): its filter compiler knows the grammar and the fields.
+
 Falco itself never evaluates these rules here; that needs a cluster (make verify).
 """
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -306,20 +314,22 @@ def load_yaml(path: Path) -> Any:
 
 @dataclass
 class DefaultNames:
-    macros: set[str]
+    macros: dict[str, str]  # name -> condition in the default ruleset
     lists: set[str]
     fields: set[str]
     event_types: set[str]
+    stand_ins: dict[str, str]  # field too new for Debian's libsinsp -> same-typed stand-in
 
 
 def load_default_names(path: Path = DEFAULT_NAMES_FILE) -> DefaultNames:
     data = load_yaml(path)
     ruleset = data["default_ruleset"]
     return DefaultNames(
-        macros=set(ruleset["macros"]),
+        macros=dict(ruleset["macros"]),
         lists=set(ruleset["lists"]),
         fields=set(data["fields"]),
         event_types=set(data["event_types"]),
+        stand_ins={k: v["stand_in"] for k, v in data["libsinsp_newer_than_debian"].items()},
     )
 
 
@@ -519,3 +529,95 @@ def chart_rules_configmap(values: dict[str, Any], release: str = "falco") -> str
         # sprig's indent prefixes every line, empty ones included.
         lines.extend("    " + line for line in content.split("\n"))
     return "\n".join(lines) + "\n"
+
+
+# A name as Falco's rule loader sees it: not part of a field (a.b), a path or an option.
+_NAME_TOKEN = re.compile(r"(?<![\w.\-/%])[A-Za-z_][A-Za-z0-9_]*(?![\w.\-/])")
+_BARE_ITEM = re.compile(r"^[\w./:+\-]+$")
+
+
+def expand_condition(condition: str, macros: dict[str, str], lists: dict[str, list[Any]]) -> str:
+    """Inline macros (parenthesised) and list items into a condition, as Falco does before it
+    compiles a rule. Names defined in neither mapping are left as they are."""
+
+    def item(value: Any) -> str:
+        text = str(value)
+        return text if _BARE_ITEM.match(text) else json.dumps(text)
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(0)
+        if name in macros:
+            return f"({macros[name]})"
+        if name in lists:
+            return ", ".join(item(value) for value in lists[name])
+        return name
+
+    text = condition
+    for _ in range(32):
+        expanded = _NAME_TOKEN.sub(replace, text)
+        if expanded == text:
+            return " ".join(expanded.split())
+        text = expanded
+    raise ValueError("macros nest more than 32 deep: is there a cycle?")
+
+
+def rule_filters(items: list[dict[str, Any]], names: DefaultNames) -> dict[str, str]:
+    """Each rule's condition with every macro and list of the file (and the default ruleset's
+    macros) inlined: the filter Falco hands to libsinsp."""
+    macros = dict(names.macros)
+    lists: dict[str, list[Any]] = {}
+    filters: dict[str, str] = {}
+    for entry in items:
+        if "list" in entry:
+            lists[entry["list"]] = list(entry["items"])
+        elif "macro" in entry:
+            macros[entry["macro"]] = entry["condition"]
+        elif "rule" in entry:
+            filters[entry["rule"]] = expand_condition(entry["condition"], macros, lists)
+    return filters
+
+
+SYSDIG_HINT = (
+    "sysdig is needed to compile Falco conditions with libsinsp: "
+    "apt-get install --no-install-recommends sysdig"
+)
+
+
+def sysdig() -> str:
+    path = shutil.which("sysdig")
+    if path is None:
+        raise AssertionError(SYSDIG_HINT)
+    return path
+
+
+def libsinsp_fields() -> set[str]:
+    """The field names Debian's libsinsp knows (`sysdig -l`)."""
+    out = subprocess.run(
+        [sysdig(), "-l"], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    return set(re.findall(r"(?m)^([a-z][a-z0-9_]*(?:\.[a-zA-Z0-9_]+)+)", out))
+
+
+def libsinsp_filter_error(filter_text: str, stand_ins: dict[str, str]) -> str | None:
+    """Compile a filter with libsinsp; return its error, or None if it compiles.
+
+    sysdig compiles the filter before it opens the capture, so pointing it at a file that does
+    not exist compiles without reading any event: "filter error ..." or "can't open file".
+    """
+    for new, old in stand_ins.items():
+        filter_text = re.sub(rf"(?<![\w.]){re.escape(new)}(?![\w.])", old, filter_text)
+    with tempfile.TemporaryDirectory() as tmp:
+        capture = Path(tmp) / "no-such-capture.scap"
+        result = subprocess.run(
+            [sysdig(), "-r", str(capture), filter_text],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+    output = result.stdout + result.stderr
+    if "filter error" in output:
+        return output.strip()
+    if "can't open file" in output:
+        return None
+    raise AssertionError(f"unexpected sysdig output (exit {result.returncode}):\n{output}")

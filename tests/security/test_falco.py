@@ -22,10 +22,13 @@ from _falco import (
     DefaultNames,
     chart_rules_configmap,
     check_rules,
+    libsinsp_fields,
+    libsinsp_filter_error,
     load_default_names,
     load_yaml,
     output_fields,
     parse_condition,
+    rule_filters,
 )
 
 # The manifest rendering helpers live with the KubeArmor tests, which need them first.
@@ -93,10 +96,14 @@ def test_every_default_name_we_record_is_one_we_use(
             used_events |= refs.event_types
         if "output" in item:
             used_fields |= output_fields(item["output"])
-    assert names.macros - used_macros == set()
+    # A default macro we use brings the lists it names (shell_procs: shell_binaries).
+    for macro in used_macros & set(names.macros):
+        used_lists |= parse_condition(names.macros[macro]).lists
+    assert set(names.macros) - used_macros == set()
     assert names.lists - used_lists == set()
     assert names.fields - used_fields == set()
     assert names.event_types - used_events == set()
+    assert set(names.stand_ins) <= used_fields
 
 
 def test_default_names_record_their_upstream_version():
@@ -131,6 +138,49 @@ def test_etc_and_token_rules_catch_failed_attempts(rules: list[dict[str, Any]]):
         assert not macros & {"open_write", "open_read"}, name
     attempt = next(i for i in rules if i.get("macro") == "wordmix_open_write_attempt")
     assert "fd.num" not in attempt["condition"]
+
+
+# --- compiled by libsinsp (Debian's sysdig) ----------------------------------------------------
+
+
+def test_every_rule_filter_compiles_with_libsinsp(rules: list[dict[str, Any]], names: DefaultNames):
+    filters = rule_filters(rules, names)
+    assert set(filters) == EXPECTED_RULES
+    errors = {name: libsinsp_filter_error(text, names.stand_ins) for name, text in filters.items()}
+    assert {name: e for name, e in errors.items() if e} == {}
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        "proc.name matches bash",
+        "proc.cmdlin = bash",
+        "(proc.name = bash",
+        "proc.name in (a, b",
+        "fd.sport in (wordmix_word_service_allowed_ports",
+    ],
+)
+def test_libsinsp_rejects_what_falco_would_reject(names: DefaultNames, broken: str):
+    assert libsinsp_filter_error(broken, names.stand_ins) is not None
+
+
+def test_mutated_rule_fails_to_compile_with_libsinsp(
+    rules: list[dict[str, Any]], names: DefaultNames
+):
+    items = mutated(rules, SHELL, condition=rule(rules, SHELL)["condition"] + " and fd.nme = x")
+    error = libsinsp_filter_error(rule_filters(items, names)[SHELL], names.stand_ins)
+    assert error is not None and "fd.nme" in error
+
+
+def test_every_allowed_field_is_known_to_libsinsp(names: DefaultNames):
+    known = libsinsp_fields()
+    assert len(known) > 200, "sysdig -l listed too few fields to be the field reference"
+    newer = names.fields - known
+    assert newer == set(names.stand_ins), (
+        "fields libsinsp does not know must be recorded (with a stand-in) in "
+        f"falco_default_names.yaml: {sorted(newer)}"
+    )
+    assert set(names.stand_ins.values()) <= known
 
 
 # --- the condition parser itself ---------------------------------------------------------------
