@@ -156,3 +156,11 @@ def test_debug_is_off_unless_asked() -> None:
         check=True,
     ).stdout
     assert out.split() == ["False", "True"]
+
+
+@pytest.mark.django_db
+def test_suite_runs_on_the_database_it_was_given() -> None:
+    """`make test-app-postgres` must really run on PostgreSQL, not fall back to SQLite."""
+    url = os.environ.get("DATABASE_URL", "")
+    expected = "postgresql" if url.startswith("postgres") else "sqlite"
+    assert connection.vendor == expected
