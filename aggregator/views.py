@@ -31,6 +31,15 @@ class MixView(APIView):
         return Response({"verb": verb, "noun": noun})
 
 
+class PingView(APIView):
+    """A trivial JSON answer through the same middleware and server as the mix: the
+    benchmark's ceiling, the fastest this stack can answer anything."""
+
+    @extend_schema(responses={200: inline_serializer("Pong", {"pong": serializers.BooleanField()})})
+    def get(self, request: Request) -> Response:
+        return Response({"pong": True})
+
+
 class OriginalRandomView(APIView):
     """The Node original's shape: {"verb": {"verb": ...}, "noun": {"noun": ...}}."""
 

@@ -50,6 +50,11 @@ def test_mix_shape(stubs, client: Client) -> None:
     assert body["noun"] in NOUNS
 
 
+def test_ping_is_a_trivial_json_answer(client: Client, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.ROOT_URLCONF = "wordmix.urls.aggregator"
+    assert client.get("/api/v1/ping/").json() == {"pong": True}
+
+
 def test_original_random_shape(stubs, client: Client) -> None:
     body = client.get("/random").json()
     assert set(body) == {"verb", "noun"}
