@@ -400,6 +400,15 @@ step_policies() {
   run "$KUBECTL" apply -k "$ROOT/security/istio"
   if [[ $KUBEARMOR == 1 ]]; then
     run "$KUBECTL" apply -k "$ROOT/security/kubearmor"
+    # The process allow-lists start in Audit (security/kubearmor/README.md): unlisted programs
+    # are reported, not denied, until someone has read the alerts and runs `posture.sh block`.
+    # A posture chosen since (posture.sh block) is kept.
+    local posture=(env KUBECTL="$KUBECTL" NAMESPACE="$NAMESPACE" "$ROOT/security/kubearmor/posture.sh")
+    if [[ $DRY_RUN == 1 || -z $("${posture[@]}" show) ]]; then
+      run "${posture[@]}" audit
+    else
+      show "kubearmor posture kept: $("${posture[@]}" show)"
+    fi
   fi
 }
 
