@@ -621,3 +621,72 @@ def libsinsp_filter_error(filter_text: str, stand_ins: dict[str, str]) -> str | 
     if "can't open file" in output:
         return None
     raise AssertionError(f"unexpected sysdig output (exit {result.returncode}):\n{output}")
+
+
+# --- the API server's audit policy (security/falco/k8s-audit) ------------------------------------
+
+AUDIT_DIR = FALCO_DIR / "k8s-audit"
+AUDIT_LEVELS = ("None", "Metadata", "Request", "RequestResponse")
+
+
+@dataclass(frozen=True)
+class AuditRequest:
+    """One request to the API server, as an audit policy rule sees it."""
+
+    verb: str
+    resource: str = ""  # "pods", or "pods/exec" for a subresource; "" for a non-resource URL
+    group: str = ""
+    namespace: str = ""
+    name: str = ""
+    user: str = "alice"
+    groups: tuple[str, ...] = ("system:authenticated",)
+    path: str = ""  # the URL of a non-resource request
+
+
+def _resource_matches(patterns: list[str], resource: str) -> bool:
+    base, _, sub = resource.partition("/")
+    for pattern in patterns:
+        if pattern in ("*", resource):
+            return True
+        p_base, _, p_sub = pattern.partition("/")
+        if sub and ((p_base == "*" and p_sub == sub) or (p_base == base and p_sub == "*")):
+            return True
+    return False
+
+
+def _audit_rule_matches(rule: dict[str, Any], req: AuditRequest) -> bool:
+    """The API server's policy matching (k8s.io/apiserver/pkg/audit/policy/checker.go)."""
+    if rule.get("users") and req.user not in rule["users"]:
+        return False
+    if rule.get("userGroups") and not set(rule["userGroups"]) & set(req.groups):
+        return False
+    if rule.get("verbs") and req.verb not in rule["verbs"]:
+        return False
+    if "resources" not in rule and "nonResourceURLs" not in rule:
+        return True
+    if not req.resource:
+        return any(
+            url == req.path or (url.endswith("*") and req.path.startswith(url[:-1]))
+            for url in rule.get("nonResourceURLs", [])
+        )
+    if "resources" not in rule:
+        return False
+    if rule.get("namespaces") and req.namespace not in rule["namespaces"]:
+        return False
+    for group in rule["resources"]:
+        if group.get("group", "") != req.group:
+            continue
+        names = group.get("resourceNames")
+        if names and req.name not in names:
+            continue
+        if not group.get("resources") or _resource_matches(group["resources"], req.resource):
+            return True
+    return False
+
+
+def audit_level(policy: dict[str, Any], req: AuditRequest) -> str:
+    """The level the first matching rule gives a request ("None" when no rule matches)."""
+    for rule in policy["rules"]:
+        if _audit_rule_matches(rule, req):
+            return rule["level"]
+    return "None"

@@ -11,15 +11,20 @@ import copy
 import importlib.util
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 from _falco import (
+    AUDIT_DIR,
+    AUDIT_LEVELS,
     DEFAULT_NAMES_FILE,
     RULES_FILE,
     VALUES_FILE,
+    AuditRequest,
     ConditionError,
     DefaultNames,
+    audit_level,
     chart_rules_configmap,
     check_rules,
     libsinsp_fields,
@@ -424,3 +429,79 @@ def test_rules_scope_is_exactly_the_containers_the_app_runs(rules: list[dict[str
                         word_services.add(container)
         assert list_items(rules, "wordmix_app_container_names") == app, overlay.name
         assert list_items(rules, "wordmix_word_service_container_names") == word_services
+
+
+# --- the API server side of the audit events ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def audit_policy() -> dict[str, Any]:
+    return load_yaml(AUDIT_DIR / "audit-policy.yaml")
+
+
+def test_audit_policy_is_an_audit_policy(audit_policy: dict[str, Any]):
+    assert audit_policy["apiVersion"] == "audit.k8s.io/v1"
+    assert audit_policy["kind"] == "Policy"
+    assert {rule["level"] for rule in audit_policy["rules"]} <= set(AUDIT_LEVELS)
+    assert audit_policy["omitStages"] == ["RequestReceived"]
+
+
+RBAC = "rbac.authorization.k8s.io"
+
+
+def secrets_levels(policy: dict[str, Any]) -> set[str]:
+    return {
+        audit_level(policy, AuditRequest(verb=verb, resource="secrets", namespace=ns, user=user))
+        for verb in ("get", "list", "watch", "create", "update", "patch", "delete")
+        for ns in ("app", "kube-system")
+        for user in ("alice", "system:serviceaccount:app:verbs", "system:kube-controller-manager")
+    }
+
+
+def test_audit_policy_never_logs_secret_bodies(audit_policy: dict[str, Any]):
+    assert secrets_levels(audit_policy) == {"Metadata"}
+
+
+@pytest.mark.parametrize(
+    ("request_", "level"),
+    [
+        # What the k8saudit rules read from the request body must be in it.
+        (AuditRequest("create", "pods", namespace="app"), "RequestResponse"),
+        (AuditRequest("patch", "deployments", "apps", namespace="app"), "RequestResponse"),
+        (
+            AuditRequest("create", "clusterrolebindings", "rbac.authorization.k8s.io"),
+            "RequestResponse",
+        ),
+        (AuditRequest("create", "configmaps", namespace="app"), "RequestResponse"),
+        (AuditRequest("create", "pods/exec", namespace="app"), "Request"),
+        (AuditRequest("create", "pods/portforward", namespace="app"), "Request"),
+        # Reads are metadata; heartbeats and health checks are not logged.
+        (AuditRequest("get", "pods", namespace="app"), "Metadata"),
+        (
+            AuditRequest("update", "leases", "coordination.k8s.io", namespace="kube-node-lease"),
+            "None",
+        ),
+        (AuditRequest("get", path="/healthz"), "None"),
+    ],
+)
+def test_audit_policy_levels(audit_policy: dict[str, Any], request_: AuditRequest, level: str):
+    assert audit_level(audit_policy, request_) == level
+
+
+def test_mutation_a_broad_rule_before_the_secrets_rule_leaks_them(audit_policy: dict[str, Any]):
+    leaky = copy.deepcopy(audit_policy)
+    leaky["rules"].insert(0, {"level": "RequestResponse", "resources": [{"group": ""}]})
+    assert "RequestResponse" in secrets_levels(leaky)
+
+
+def test_webhook_points_at_the_falco_audit_service(values: dict[str, Any]):
+    config = load_yaml(AUDIT_DIR / "webhook-config.yaml")
+    assert config["kind"] == "Config"
+    server = urlsplit(config["clusters"][0]["cluster"]["server"])
+    webhook = next(s for s in values["services"] if s["name"] == "k8saudit-webhook")
+    assert server.port == webhook["ports"][0]["nodePort"]
+    k8saudit = next(p for p in values["falco"]["plugins"] if p["name"] == "k8saudit")
+    listen = urlsplit(k8saudit["open_params"])
+    assert server.path == listen.path == "/k8s-audit"
+    assert listen.port == webhook["ports"][0]["port"]
+    assert config["current-context"] in {c["name"] for c in config["contexts"]}
