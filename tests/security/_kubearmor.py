@@ -6,10 +6,12 @@ proxy refuses every github.com/kubearmor/KubeArmor/... module (403, "not availab
 schema cannot be fetched at test time. POLICY_SCHEMA below is the CRD's openAPIV3Schema for
 `security.kubearmor.com/v1 KubeArmorPolicy`, transcribed from
 security.kubearmor.com_kubearmorpolicies.yaml (kubearmor/KubeArmor at commit
-0163565e53985f90289b24060dc859d7b1e3a9b8) and the documented fields of
+7535a68856de6041cb9d5bf55cb3c626c503d189, read through the search tool) and
 getting-started/security_policy_specification.md, for the sections a container policy uses
 (process, file, network, capabilities; `syscalls` and `apparmor` are left out, so a policy using
-them fails here until they are added).
+them fails here until they are added). It is stricter than the CRD on purpose where the CRD
+accepts a policy that would not do what it says: a spec without selector or action, an empty
+matchLabels (every pod of the namespace).
 
 Structural-schema behaviour that plain JSON Schema lacks is made explicit: the API server prunes
 fields the CRD does not declare, silently - a misspelt `matchPath` would vanish and leave a
@@ -70,6 +72,13 @@ def _section(rules: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+_CAPABILITY = (
+    r"(chown|dac_override|dac_read_search|fowner|fsetid|kill|setgid|setuid|setpcap|"
+    r"linux_immutable|net_bind_service|net_broadcast|net_admin|net_raw|ipc_lock|ipc_owner|"
+    r"sys_module|sys_rawio|sys_chroot|sys_ptrace|sys_pacct|sys_admin|sys_boot|sys_nice|"
+    r"sys_resource|sys_time|sys_tty_config|mknod|lease|audit_write|audit_control|setfcap|"
+    r"mac_override|mac_admin)$"
+)
 _OWNER = {"ownerOnly": {"type": "boolean"}}
 _READ_ONLY = {"readOnly": {"type": "boolean"}}
 _RECURSIVE = {"recursive": {"type": "boolean"}}
@@ -111,15 +120,20 @@ POLICY_SCHEMA: dict[str, Any] = {
                 },
                 "process": _section(
                     {
-                        "matchPaths": _rule(
-                            "path",
-                            {
-                                "path": _ABS_FILE,
-                                "execname": {"type": "string", "pattern": r"^[^\/]+$"},
-                                "fromSource": _FROM_SOURCE,
-                                **_OWNER,
-                            },
-                        ),
+                        # The CRD requires neither: a rule names a path or an execname.
+                        "matchPaths": {
+                            **_rule(
+                                "path",
+                                {
+                                    "path": _ABS_FILE,
+                                    "execname": {"type": "string", "pattern": r"^[^\/]+$"},
+                                    "fromSource": _FROM_SOURCE,
+                                    **_OWNER,
+                                },
+                            ),
+                            "required": [],
+                            "anyOf": [{"required": ["path"]}, {"required": ["execname"]}],
+                        },
                         "matchDirectories": _rule(
                             "dir",
                             {"dir": _ABS_DIR, "fromSource": _FROM_SOURCE, **_OWNER, **_RECURSIVE},
@@ -168,7 +182,10 @@ POLICY_SCHEMA: dict[str, Any] = {
                     {
                         "matchCapabilities": _rule(
                             "capability",
-                            {"capability": {"type": "string"}, "fromSource": _FROM_SOURCE},
+                            {
+                                "capability": {"type": "string", "pattern": _CAPABILITY},
+                                "fromSource": _FROM_SOURCE,
+                            },
                         )
                     }
                 ),
