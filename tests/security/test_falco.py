@@ -42,6 +42,7 @@ from _kubearmor import NAMESPACE, OVERLAYS_DIR, kustomize, pod_templates
 pytestmark = pytest.mark.security
 
 EMBED_SCRIPT = VALUES_FILE.parent / "embed_rules.py"
+CHART_KEYS_FILE = VALUES_FILE.parent / "chart_keys.yaml"
 
 EXPECTED_RULES = {
     "Write below etc in wordmix container",
@@ -383,6 +384,32 @@ def test_chart_rendering_fails_on_rules_that_break_the_yaml_block():
     with pytest.raises(yaml.YAMLError):
         loaded = yaml.safe_load(chart_rules_configmap(broken))
         yaml.safe_load(loaded["data"]["wordmix_rules.yaml"])
+
+
+def value_keys(values: dict[str, Any], prefix: str = "") -> set[str]:
+    """Dotted key paths of a values tree; lists and customRules' free-form map are leaves."""
+    keys: set[str] = set()
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value and path != "customRules":
+            keys |= value_keys(value, f"{path}.")
+        else:
+            keys.add(path)
+    return keys
+
+
+def test_values_set_only_keys_the_chart_has(values: dict[str, Any]):
+    known = set(load_yaml(CHART_KEYS_FILE)["keys"])
+    assert value_keys(values) - known == set()
+
+
+def test_mutation_misspelt_value_key_fails(values: dict[str, Any]):
+    broken = copy.deepcopy(values)
+    broken["falcosidekik"] = broken.pop("falcosidekick")
+    assert value_keys(broken) - set(load_yaml(CHART_KEYS_FILE)["keys"]) == {
+        "falcosidekik.enabled",
+        "falcosidekik.webui.enabled",
+    }
 
 
 def test_values_select_modern_ebpf_json_output_audit_plugin_and_sidekick_ui(
