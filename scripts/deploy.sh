@@ -77,6 +77,9 @@ run_shell() {
 # Only print: what a step does that must not show its real arguments (Secrets).
 show() { printf '    $ %s\n' "$*"; }
 
+# Print a manifest that a step would apply, under the command that applies it.
+show_manifest() { sed 's/^/      | /'; }
+
 STEP_TITLES=()
 STEP_FUNCS=()
 add_step() {
@@ -555,8 +558,11 @@ verify_mix() {
 verify_kyverno() {
   local policy
   policy=$(policy_name "$ROOT/security/kyverno/disallow-latest-tag/disallow-latest-tag.yaml")
-  show "$KUBECTL apply --dry-run=server -f - <<< '<restricted Pod in $NAMESPACE with image wordmix-verbs:latest>'   # expect: denied by $policy"
-  [[ $DRY_RUN == 1 ]] && return 0
+  show "$KUBECTL apply --dry-run=server -f -   # expect: denied by $policy"
+  if [[ $DRY_RUN == 1 ]]; then
+    latest_tag_pod | show_manifest
+    return 0
+  fi
   local out
   if out=$(latest_tag_pod | "$KUBECTL" apply --dry-run=server -f - 2>&1); then
     die "Kyverno admitted a Pod with image wordmix-verbs:latest: $out"
@@ -599,6 +605,8 @@ kind: Pod
 metadata:
   name: wordmix-verify-latest
   namespace: $NAMESPACE
+  labels:
+    app.kubernetes.io/part-of: wordmix
 spec:
   automountServiceAccountToken: false
 $(restricted_security)
@@ -635,6 +643,7 @@ metadata:
   namespace: $NAMESPACE
   labels:
     app: aggregator
+    app.kubernetes.io/part-of: wordmix
     sidecar.istio.io/inject: "false"
     wordmix-verify: plaintext
 spec:
@@ -656,7 +665,10 @@ EOF
 }
 
 verify_mtls() {
-  show "$KUBECTL apply -f - <<< '<Pod wordmix-verify-plaintext: no sidecar, labelled app=aggregator, GET http://verbs:8000/>'   # expect: connection reset (STRICT mTLS)"
+  show "$KUBECTL apply -f -   # a client without sidecar; expect: connection reset (STRICT mTLS)"
+  if [[ $DRY_RUN == 1 ]]; then
+    CLIENT_IMAGE=$(image_ref aggregator) plaintext_pod | show_manifest
+  fi
   show "$KUBECTL -n $NAMESPACE exec deployment/aggregator -c aggregator -- /opt/venv/bin/python -c '<the same GET>'   # expect: 200 through the sidecar"
   [[ $DRY_RUN == 1 ]] && return 0
   # The image the aggregator runs is on the node for sure (VERSION may have moved since).
@@ -731,7 +743,7 @@ cmd_verify() {
     add_step "KubeArmor blocks the package manager" verify_kubearmor
   fi
   run_steps
-  say "every layer answered as expected"
+  if [[ $DRY_RUN == 1 ]]; then say "DRY_RUN=1: nothing was checked"; else say "every layer answered as expected"; fi
 }
 
 # --- undeploy, admin ----------------------------------------------------------------------

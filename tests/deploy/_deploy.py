@@ -189,7 +189,7 @@ def kubectl_validate(docs: list[Doc], tmp_path: Path) -> Validation:
     schemas and CRDs. No kubeconfig and an empty --version: it asks no cluster and no GitHub."""
     binary = tool("kubectl-validate.sh")
     files = tmp_path / "objects"
-    files.mkdir()
+    files.mkdir(parents=True)
     for index, doc in enumerate(docs):
         name = f"{index:03d}-{doc['kind']}-{doc['metadata']['name']}.yaml"
         (files / name).write_text(yaml.safe_dump(doc))

@@ -10,9 +10,11 @@ patch, the way a careless edit would, and the checks must name what broke.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 from _deploy import (
     OVERLAYS,
     ROOT,
@@ -43,8 +45,6 @@ def json_patch(kind: str, name: str, *operations: Doc) -> Doc:
 
 
 def _yaml(value: object) -> str:
-    import yaml
-
     return yaml.safe_dump(value)
 
 
@@ -259,7 +259,6 @@ def test_reachability_check_catches_a_regression(mutation: str, tmp_path: Path) 
 def kyverno_apply(tmp_path: Path, docs_yaml: str) -> tuple[int, str]:
     """`kyverno apply` of security/kyverno (the cluster's admission policies) to the rendered
     app, with the Kyverno CLI at KYVERNO_VERSION. Returns (failed rules, output)."""
-    import re
 
     kyverno = tool("kyverno.sh")
     policies = tmp_path / "policies.yaml"

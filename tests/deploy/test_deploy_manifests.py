@@ -7,9 +7,12 @@ the CRDs of the pinned Gateway API and Istio (all from the Go module proxy).
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from _deploy import (
     DEPLOY,
     NAMESPACE,
@@ -24,6 +27,7 @@ from _deploy import (
     pod_spec,
     render,
     render_dir,
+    run,
     versions,
 )
 
@@ -175,8 +179,6 @@ def test_only_the_aggregator_is_routed_from_the_gateway(overlay: tuple[str, list
 def test_the_generated_gateway_gets_seccomp_and_limits(overlay: tuple[str, list[Doc]]) -> None:
     """Istio's gateway template has no seccomp profile and no limits by default; the Gateway's
     parametersRef ConfigMap adds both so the pod passes Pod Security restricted and Kyverno."""
-    import yaml
-
     _, docs = overlay
     gateway = find(docs, "Gateway", "wordmix-gateway")
     ref = gateway["spec"]["infrastructure"]["parametersRef"]
@@ -282,3 +284,27 @@ def test_components_each_have_a_readme() -> None:
     for component in components:
         assert (component / "kustomization.yaml").exists()
         assert (component / "README.md").read_text().strip(), component.name
+
+
+def test_the_postgres_init_script_gives_each_service_its_own_database() -> None:
+    """init-databases.sh against a real PostgreSQL (Debian's, via scripts/with-postgres.sh):
+    each role owns its database, cannot enter the other one, and only its password works."""
+    if not shutil.which("psql"):
+        pytest.fail("psql is missing: apt-get install postgresql (the server and its client)")
+    result = run(
+        [
+            str(ROOT / "scripts/with-postgres.sh"),
+            str(ROOT / ".venv/bin/python"),
+            str(ROOT / "tests/deploy/_postgres_init.py"),
+        ],
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["init_rc"] == 0, report["init_output"]
+    for name in WORD_SERVICES:
+        assert report[name]["own"] == "ok"
+        assert report[name]["other"].startswith("refused: ")
+        assert "permission denied for database" in report[name]["other"]
+        assert "password authentication failed" in report[name]["wrong_password"]
+    assert report["second_run_rc"] != 0

@@ -15,16 +15,19 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from _deploy import (
     ROOT,
     SERVICES,
     find,
+    kubectl_validate,
     of_kind,
     pod_spec,
     render,
     run,
     versions,
 )
+from test_deploy_hardening import kyverno_apply
 
 pytestmark = pytest.mark.deploy
 
@@ -301,3 +304,36 @@ def test_the_app_image_tag_is_what_the_deploy_built(sandbox: Path) -> None:
     ].startswith("wordmix-verbs:")
     assert os.access(ROOT / "scripts/deploy.sh", os.X_OK)
     assert os.access(ROOT / "full-install.sh", os.X_OK)
+
+
+def verify_manifests(root: Path) -> list[dict[str, object]]:
+    """The Pods `make verify` applies, as its dry run prints them."""
+    result = deploy_sh(root, "verify", DRY_RUN="1")
+    assert result.returncode == 0, result.stderr
+    documents, current = [], []
+    for line in [*result.stdout.splitlines(), ""]:
+        if line.startswith("      | "):
+            current.append(line[len("      | ") :])
+        elif current:
+            documents.append(yaml.safe_load("\n".join(current)))
+            current = []
+    return documents
+
+
+def test_verify_pods_are_valid_and_only_the_bad_one_breaks_a_policy(
+    sandbox: Path, tmp_path: Path
+) -> None:
+    """The Pod meant to be refused breaks exactly disallow-latest-tag; the plaintext client must
+    be admitted, or the mTLS check would prove nothing. Both validate against the schemas."""
+    pods = {pod["metadata"]["name"]: pod for pod in verify_manifests(sandbox)}
+    assert set(pods) == {"wordmix-verify-latest", "wordmix-verify-plaintext"}
+    validation = kubectl_validate(list(pods.values()), tmp_path / "schema")
+    assert validation.errors == {}
+    (tmp_path / "bad").mkdir()
+    failed, output = kyverno_apply(tmp_path / "bad", yaml.safe_dump(pods["wordmix-verify-latest"]))
+    assert failed == 1 and "disallow-latest-tag" in output, output
+    (tmp_path / "good").mkdir()
+    failed, output = kyverno_apply(
+        tmp_path / "good", yaml.safe_dump(pods["wordmix-verify-plaintext"])
+    )
+    assert failed == 0, output
