@@ -226,32 +226,29 @@ def verdict(
 
 
 VERB_LIST, VERB_RANDOM = "/api/v1/verbs/", "/api/v1/verbs/random/"
-NOUN_LIST, NOUN_RANDOM = "/api/v1/nouns/", "/api/v1/nouns/random/"
+NOUN_RANDOM = "/api/v1/nouns/random/"
 
 TABLE = [
-    # word services: the aggregator may read, nobody else may do anything
+    # word services: the aggregator may read what it reads, nobody else may do anything
     ("aggregator reads a random verb", VERBS_POD, "GET", VERB_RANDOM, AGGREGATOR, ALLOW),
-    (
-        "aggregator reads the verb list",
-        VERBS_POD,
-        "GET",
-        VERB_LIST + "?page_size=500",
-        AGGREGATOR,
-        ALLOW,
-    ),
+    ("aggregator reads the verb list", VERBS_POD, "GET", "/all", AGGREGATOR, ALLOW),
     ("aggregator reads a random noun", NOUNS_POD, "GET", NOUN_RANDOM, AGGREGATOR, ALLOW),
-    ("aggregator reads the noun list", NOUNS_POD, "GET", NOUN_LIST, AGGREGATOR, ALLOW),
+    ("aggregator reads the noun list", NOUNS_POD, "GET", "/all", AGGREGATOR, ALLOW),
+    ("query strings do not change the path", NOUNS_POD, "GET", "/all?x=1", AGGREGATOR, ALLOW),
     ("nouns service reads verbs", VERBS_POD, "GET", VERB_RANDOM, NOUNS, DENY),
-    ("verbs service reads nouns", NOUNS_POD, "GET", NOUN_LIST, VERBS, DENY),
+    ("verbs service reads nouns", NOUNS_POD, "GET", "/all", VERBS, DENY),
     ("gateway reads verbs directly", VERBS_POD, "GET", VERB_RANDOM, GATEWAY, DENY),
     ("plaintext caller reads verbs", VERBS_POD, "GET", VERB_RANDOM, None, DENY),
     ("aggregator POSTs a verb", VERBS_POD, "POST", VERB_LIST, AGGREGATOR, DENY),
+    ("aggregator POSTs to the old /add", VERBS_POD, "POST", "/add", AGGREGATOR, DENY),
     ("aggregator PUTs a noun", NOUNS_POD, "PUT", "/api/v1/nouns/1/", AGGREGATOR, DENY),
     ("aggregator DELETEs a verb", VERBS_POD, "DELETE", "/api/v1/verbs/1/", AGGREGATOR, DENY),
     ("aggregator PATCHes a verb", VERBS_POD, "PATCH", "/api/v1/verbs/1/", AGGREGATOR, DENY),
     ("aggregator sends HEAD", VERBS_POD, "HEAD", VERB_RANDOM, AGGREGATOR, DENY),
+    ("aggregator pages the verb API", VERBS_POD, "GET", VERB_LIST, AGGREGATOR, DENY),
     ("aggregator reads one verb by id", VERBS_POD, "GET", "/api/v1/verbs/1/", AGGREGATOR, DENY),
-    ("aggregator asks the old /all", VERBS_POD, "GET", "/all", AGGREGATOR, DENY),
+    ("aggregator asks the old /random", NOUNS_POD, "GET", "/random", AGGREGATOR, DENY),
+    ("aggregator asks the verbs schema", VERBS_POD, "GET", "/api/schema/", AGGREGATOR, DENY),
     ("aggregator opens the verbs admin", VERBS_POD, "GET", "/admin/", AGGREGATOR, DENY),
     ("gateway opens the verbs admin", VERBS_POD, "GET", "/admin/", GATEWAY, DENY),
     ("gateway opens the nouns admin login", NOUNS_POD, "GET", "/admin/login/", GATEWAY, DENY),
@@ -293,6 +290,57 @@ TABLE = [
 )
 def test_authorization(workload, method, path, principal, expected):
     assert verdict(workload, method, path, principal) == expected
+
+
+def aggregator_calls(monkeypatch: pytest.MonkeyPatch) -> set[tuple[str, str]]:
+    """(service, path) for every upstream call the aggregator's own code makes, in both of its
+    modes: the cached word list, and one random word (fan-out, or a list too long to cache).
+    Its one way out is `fetch_json`, an HTTP GET; here it answers without a network."""
+    from aggregator import upstream
+
+    calls: set[tuple[str, str]] = set()
+
+    def fetch_json(service: Any, path: str, **_: Any) -> dict[str, Any]:
+        calls.add((service.name, path))
+        return {service.name: ["word"], service.singular: "word"}
+
+    monkeypatch.setattr(upstream, "fetch_json", fetch_json)
+    for service in upstream.upstreams():
+        upstream.WordList(service, ttl=1.0, max_words=10).random_word()  # lists mode
+        upstream.WordList(service, ttl=1.0, max_words=0).random_word()  # list too long
+        upstream.random_word(service)  # fan-out mode
+    return calls
+
+
+def test_the_word_services_open_exactly_what_the_aggregator_asks_for(monkeypatch):
+    calls = aggregator_calls(monkeypatch)
+    assert {service for service, _ in calls} == {"verbs", "nouns"}
+    for service, path in calls:
+        assert verdict({"app": service}, "GET", path, AGGREGATOR) == ALLOW, (service, path)
+    opened = {
+        (policy["metadata"]["name"], path)
+        for policy in authorization_policies()
+        if policy["metadata"]["name"] in {"verbs", "nouns"}
+        for rule in policy["spec"]["rules"]
+        for target in rule["to"]
+        for path in target["operation"]["paths"]
+    }
+    assert opened == calls  # nothing opened that the aggregator never asks for
+
+
+def test_every_exact_path_opened_on_the_aggregator_is_one_it_serves():
+    from django.urls import resolve
+
+    (policy,) = [p for p in authorization_policies() if p["metadata"]["name"] == "aggregator"]
+    paths = [
+        path
+        for rule in policy["spec"]["rules"]
+        for target in rule["to"]
+        for path in target["operation"]["paths"]
+        if not path.endswith("*")  # /static/* is whitenoise's, before the URLconf
+    ]
+    for path in paths:
+        resolve(path, urlconf="wordmix.urls.aggregator")  # raises Resolver404 otherwise
 
 
 def test_the_table_can_fail_when_the_principal_constraint_is_dropped():
