@@ -7,7 +7,6 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
 
 from wordmix.words.rules import InvalidWord
 
@@ -74,6 +73,10 @@ def _first_message(detail: Any) -> str:
 
 
 def drf_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    # Imported here: rest_framework.views loads the authentication classes from settings,
+    # and those import this module.
+    from rest_framework.views import exception_handler
+
     if isinstance(exc, InvalidWord):
         exc = exceptions.ValidationError({"text": [str(exc)]})
     elif isinstance(exc, Problem):

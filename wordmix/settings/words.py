@@ -1,5 +1,7 @@
 """What the two word services share: a database, the admin, token and session auth."""
 
+from datetime import timedelta
+
 import dj_database_url
 
 from wordmix.env import env_int, env_str
@@ -14,6 +16,7 @@ WORD_SERVICE_APPS = [
     "django.contrib.messages",
     *INSTALLED_APPS,
     "rest_framework.authtoken",
+    "axes",
     "wordmix.words",
 ]
 
@@ -41,13 +44,35 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a lockout into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
+
+AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out client is refused before its password is even checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Five failed logins for the same user from the same address lock that pair out for
+# 15 minutes. In the mesh every request arrives from the local sidecar, so the address part
+# is the same for everyone and the lockout is per user name: slower guessing, at the price
+# that someone can lock a known user out for 15 minutes (use `manage.py axes_reset`).
+AXES_FAILURE_LIMIT = env_int("WORDMIX_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("WORDMIX_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+AXES_LOCKOUT_CALLABLE = "wordmix.words.auth.lockout_response"
 
 TEMPLATES[0]["OPTIONS"]["context_processors"] = [  # type: ignore[index]
     "django.template.context_processors.request",
     "django.contrib.auth.context_processors.auth",
     "django.contrib.messages.context_processors.messages",
 ]
+
+# Writes per staff user (or address) per minute, across the API; reads are not throttled.
+WORDMIX_WRITE_RATE = env_str("WORDMIX_WRITE_RATE", "120/minute")
 
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,
@@ -57,11 +82,12 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
     ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "wordmix.words.auth.LockoutTokenAuthentication",
         # Session auth enforces CSRF on writes, as the admin's users expect.
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["wordmix.words.permissions.StaffWritesOrReadOnly"],
+    "DEFAULT_THROTTLE_CLASSES": ["wordmix.words.auth.WriteRateThrottle"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
