@@ -65,7 +65,33 @@ def test_add_a_word_in_the_admin_and_see_it_on_the_page(browser, stack) -> None:
     seen = False
     while time.monotonic() < deadline and not seen:
         page.click("#new-mix")
-        page.wait_for_function("!document.getElementById('new-mix').disabled")
+        page.wait_for_selector("#new-mix:enabled")
         seen = page.locator("#noun").inner_text() == "lighthouse"
     assert seen, "the word added in the admin did not show on the page within 2 s"
     assert errors == []
+
+
+def test_pages_run_under_the_content_security_policy(browser, stack) -> None:
+    """No page of ours breaks its own CSP: chromium reports every blocked script or style."""
+    nouns = stack["nouns"].url.replace("127.0.0.1", "localhost")
+    pages = [
+        f"{stack['aggregator'].url}/",
+        f"{stack['aggregator'].url}/api/docs/",
+        f"{nouns}/admin/login/",
+        f"{nouns}/api/docs/",
+        f"{nouns}/api/v1/nouns/",
+    ]
+    page = browser.new_page()
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            "Content Security Policy" in message.text
+            and violations.append(f"{page.url}: {message.text[:160]}")
+        ),
+    )
+    for url in pages:
+        page.goto(url, wait_until="networkidle")
+    assert page.goto(f"{stack['aggregator'].url}/api/docs/").status == 200
+    page.wait_for_selector(".swagger-ui .information-container", timeout=10_000)
+    assert violations == []
