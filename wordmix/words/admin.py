@@ -1,16 +1,17 @@
 """The admin for a word list, written once; each word app registers its model with it."""
 
+import csv
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
-from wordmix.words import rules, services
+from wordmix.words import rules, services, transfer
 from wordmix.words.models import Word
 
 MAX_IMPORT_BYTES = 512 * 1024
@@ -61,7 +62,10 @@ class ImportForm(forms.Form):
                 raise ValidationError("The file is not UTF-8 text.") from None
             if "\x00" in content:
                 raise ValidationError("The file is not a text file (it contains NUL bytes).")
-            lines += [line.split(",", 1)[0].strip().strip('"') for line in content.splitlines()]
+            try:
+                lines += transfer.parse_import(content)
+            except csv.Error as error:
+                raise ValidationError(f"The file is not readable as CSV: {error}.") from None
         if len(lines) > services.MAX_IMPORT_LINES:
             raise ValidationError(
                 f"An import holds at most {services.MAX_IMPORT_LINES} lines; "
@@ -79,6 +83,7 @@ class WordAdmin(admin.ModelAdmin):
     list_per_page = 100
     readonly_fields = ["created_at", "updated_at"]
     change_list_template = "admin/words/change_list.html"
+    actions = ["export_selected_csv", "export_selected_text"]
 
     def get_urls(self) -> list[URLPattern]:
         info = self.opts.app_label, self.opts.model_name
@@ -88,8 +93,26 @@ class WordAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.import_view),
                 name="{}_{}_import".format(*info),
             ),
+            path(
+                "export/<str:kind>/",
+                self.admin_site.admin_view(self.export_view),
+                name="{}_{}_export".format(*info),
+            ),
             *super().get_urls(),
         ]
+
+    def export_view(self, request: HttpRequest, kind: str) -> HttpResponse:
+        if not self.has_view_permission(request) or kind not in transfer.FORMATS:
+            raise Http404(f"No export {kind!r}: use csv or txt.")
+        return _download(self.model, transfer.render(self.model.objects.all(), kind), kind)
+
+    @admin.action(description="Export selected as CSV")
+    def export_selected_csv(self, request: HttpRequest, queryset: Any) -> HttpResponse:
+        return _download(self.model, transfer.render(queryset, "csv"), "csv")
+
+    @admin.action(description="Export selected as text")
+    def export_selected_text(self, request: HttpRequest, queryset: Any) -> HttpResponse:
+        return _download(self.model, transfer.render(queryset, "txt"), "txt")
 
     def import_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_add_permission(request):
@@ -113,6 +136,12 @@ class WordAdmin(admin.ModelAdmin):
             "report": report,
         }
         return TemplateResponse(request, "admin/words/import.html", context)
+
+
+def _download(model: type[Word], content: str, kind: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=transfer.FORMATS[kind])
+    response["Content-Disposition"] = f'attachment; filename="{model.plural}.{kind}"'
+    return response
 
 
 def register(model: type[Word]) -> None:

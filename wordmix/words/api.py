@@ -3,21 +3,43 @@
 Each view validates its input, calls one service or selector, and serialises the result;
 errors become problem+json through wordmix.problems."""
 
+import csv
 from typing import Any
 
+from django.http import HttpResponse
 from django.urls import URLPattern, URLResolver, include, path
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import filters, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
 
 from wordmix.problems import PROBLEM_CONTENT_TYPE, problem_body
-from wordmix.words import rules, selectors, services
+from wordmix.words import rules, selectors, services, transfer
 from wordmix.words.models import Word
+
+
+class PlainTextParser(BaseParser):
+    """Bodies of text/plain or text/csv (an export, to import back), decoded as UTF-8."""
+
+    media_type = "text/*"
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> str:
+        try:
+            return stream.read().decode("utf-8")
+        except UnicodeDecodeError:
+            raise ParseError("The body is not UTF-8 text.") from None
 
 
 class WordPagination(PageNumberPagination):
@@ -36,6 +58,17 @@ class ProblemSerializer(serializers.Serializer):
 
 
 PROBLEM = OpenApiResponse(ProblemSerializer, description="Problem details (RFC 9457).")
+
+
+class RejectedWordSerializer(serializers.Serializer):
+    text = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class ImportReportSerializer(serializers.Serializer):
+    added = serializers.ListField(child=serializers.CharField())
+    duplicates = serializers.ListField(child=serializers.CharField())
+    rejected = RejectedWordSerializer(many=True)
 
 
 class WordSerializer(serializers.Serializer):
@@ -126,6 +159,57 @@ def _word_viewset(model: type[Word]) -> type[viewsets.GenericViewSet]:
         @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
         def random(self, request: Request) -> Response:
             return _random_answer(model)
+
+        @extend_schema(
+            parameters=[
+                OpenApiParameter("type", enum=list(transfer.FORMATS), default="txt"),
+            ],
+            responses={
+                (200, "text/plain"): OpenApiTypes.STR,
+                (200, "text/csv"): OpenApiTypes.STR,
+                400: PROBLEM,
+            },
+        )
+        @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
+        def export(self, request: Request) -> HttpResponse:
+            """The whole list as text (one word per line) or CSV; imports back unchanged."""
+            kind = request.query_params.get("type", "txt")
+            if kind not in transfer.FORMATS:
+                raise ValidationError({"type": [f"Use one of: {', '.join(transfer.FORMATS)}."]})
+            response = HttpResponse(
+                transfer.render(model.objects.all(), kind), content_type=transfer.FORMATS[kind]
+            )
+            response["Content-Disposition"] = f'attachment; filename="{plural}.{kind}"'
+            return response
+
+        @extend_schema(
+            request={"text/plain": OpenApiTypes.STR, "text/csv": OpenApiTypes.STR},
+            responses={200: ImportReportSerializer, **write_errors},
+        )
+        @action(
+            detail=False,
+            methods=["post"],
+            url_path="import",
+            parser_classes=[PlainTextParser],
+            pagination_class=None,
+            filter_backends=[],
+        )
+        def import_words(self, request: Request) -> Response:
+            """Add the words of a text or CSV body (an export works); reports each outcome."""
+            if not isinstance(request.data, str):
+                raise ParseError("Send the words as a text/plain or text/csv body.")
+            try:
+                lines = transfer.parse_import(request.data)
+            except csv.Error as error:
+                raise ParseError(f"The body is not readable as CSV: {error}.") from None
+            report = services.words_import(model=model, lines=lines)
+            return Response(
+                {
+                    "added": report.added,
+                    "duplicates": report.duplicates,
+                    "rejected": [{"text": t, "reason": r} for t, r in report.rejected],
+                }
+            )
 
     WordViewSet.__name__ = f"{singular.title()}ViewSet"
     WordViewSet.__qualname__ = WordViewSet.__name__
