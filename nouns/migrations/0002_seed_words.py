@@ -3,6 +3,8 @@ never comes back over a person's edits or deletions, and never twice."""
 
 from django.db import migrations
 
+from wordmix.words.seeding import seed_words
+
 SEED = [
     "dog",
     "cat",
@@ -22,12 +24,6 @@ SEED = [
 ]
 
 
-def seed(apps, schema_editor):
-    model = apps.get_model("nouns", "Noun")
-    for text in SEED:
-        model.objects.get_or_create(text=text)
-
-
 class Migration(migrations.Migration):
     dependencies = [("nouns", "0001_initial")]
-    operations = [migrations.RunPython(seed, migrations.RunPython.noop)]
+    operations = [seed_words("nouns", "Noun", SEED)]

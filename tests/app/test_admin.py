@@ -7,13 +7,6 @@ from django.test import Client
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin_client_for(service, staff_user) -> Client:  # type: ignore[no-untyped-def]
-    client = Client()
-    client.force_login(staff_user)
-    return client
-
-
 def admin_url(service, suffix: str = "") -> str:  # type: ignore[no-untyped-def]
     return f"/admin/{service.plural}/{service.singular}/{suffix}"
 

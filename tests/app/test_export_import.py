@@ -3,20 +3,10 @@ list."""
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
+
+from tests.app.test_admin import admin_url
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client_for(service, staff_user) -> Client:  # type: ignore[no-untyped-def]
-    client = Client()
-    client.force_login(staff_user)
-    return client
-
-
-def admin_url(service, suffix: str) -> str:  # type: ignore[no-untyped-def]
-    return f"/admin/{service.plural}/{service.singular}/{suffix}"
 
 
 def add_awkward_words(service, staff) -> None:  # type: ignore[no-untyped-def]
