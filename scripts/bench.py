@@ -816,6 +816,7 @@ def run(plan: Plan, smoke: bool, out_dir: Path) -> int:
             "seconds": {"ceiling": total, "mix": total, "fanout": plan.fanout_s},
         },
         "machine": machine(),
+        "ports": {service.name: service.port for service in stack.services},
         "smoke": smoke,
         "bench_seconds": round(time.monotonic() - began, 1),
         "taken_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
