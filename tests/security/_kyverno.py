@@ -240,3 +240,75 @@ def render(kustomization: Path, tmp: Path) -> Path:
     rendered = tmp / f"{kustomization.name}.yaml"
     rendered.write_text(done.stdout)
     return rendered
+
+
+ISTIO_PROFILE = ROOT / "security" / "istio" / "profile.yaml"
+_INJECTABLE = POD_CONTROLLERS | {"Pod"}
+
+
+def istio_injector_files(istioctl: str, profile: Path, tmp: Path) -> list[str]:
+    """The sidecar injector's template, values and mesh config exactly as `istioctl install`
+    of `profile` would put them in the cluster, as kube-inject arguments."""
+    done = subprocess.run(
+        [istioctl, "manifest", "generate", "-f", profile],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, f"istioctl manifest generate failed:\n{done.stderr[-4000:]}"
+    config_maps = {
+        doc["metadata"]["name"]: doc["data"]
+        for doc in yaml.safe_load_all(done.stdout)
+        if doc and doc.get("kind") == "ConfigMap"
+    }
+    files = {
+        "--injectConfigFile": ("inject.yaml", config_maps["istio-sidecar-injector"]["config"]),
+        "--valuesFile": ("values.json", config_maps["istio-sidecar-injector"]["values"]),
+        "--meshConfigFile": ("mesh.yaml", config_maps["istio"]["mesh"]),
+    }
+    args = []
+    for flag, (name, text) in files.items():
+        (tmp / name).write_text(text)
+        args += [flag, str(tmp / name)]
+    return args
+
+
+def inject_sidecars(
+    istioctl: str, injector_args: list[str], rendered: Path, tmp: Path, native: bool
+) -> tuple[Path, int]:
+    """The workloads of namespace app as Istio's injector changes them, with the sidecar as a
+    classic container or as a native sidecar (an init container that keeps running; what
+    istiod does on recent Kubernetes). Returns the file and how many sidecars were added."""
+    docs = [doc for doc in yaml.safe_load_all(rendered.read_text()) if doc]
+    injection = {
+        doc["metadata"]["name"]: doc["metadata"].get("labels", {}).get("istio-injection")
+        for doc in docs
+        if doc["kind"] == "Namespace"
+    }
+    assert injection.get(APP_NAMESPACE) == "enabled", "namespace app has no sidecar injection"
+    workloads = [
+        doc
+        for doc in docs
+        if doc["kind"] in _INJECTABLE and doc["metadata"].get("namespace") == APP_NAMESPACE
+    ]
+    for doc in workloads:
+        template = doc["spec"].get("jobTemplate", {}).get("spec", doc["spec"]).get("template")
+        if template is not None:
+            metadata = template.setdefault("metadata", {})
+            annotations = metadata.setdefault("annotations", {})
+            annotations["sidecar.istio.io/nativeSidecar"] = str(native).lower()
+    source = tmp / f"workloads-{'native' if native else 'classic'}.yaml"
+    source.write_text(yaml.safe_dump_all(workloads))
+    # --revision: without it kube-inject asks a cluster for the default revision and waits.
+    done = subprocess.run(
+        [istioctl, "kube-inject", "--revision", "default", "-f", source, *injector_args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, f"istioctl kube-inject failed:\n{done.stderr[-4000:]}"
+    injected = source.with_suffix(".injected.yaml")
+    injected.write_text(done.stdout)
+    sidecars = done.stdout.count("name: istio-proxy\n")
+    return injected, sidecars

@@ -239,3 +239,50 @@ def test_a_broken_policy_fails_its_tests(breakage: str, tmp_path: Path) -> None:
     policy_file = copy / f"{name}.yaml"
     policy_file.write_text(edit(policy_file.read_text()))
     assert k.suite_failures(tmp_path), f"{breakage}: the broken policy still passes its tests"
+
+
+@pytest.mark.parametrize("native", [False, True], ids=["classic-sidecar", "native-sidecar"])
+@pytest.mark.parametrize("overlay", k.overlays(), ids=lambda p: p.name)
+def test_istio_injected_pods_pass_every_policy(overlay: Path, native: bool, tmp_path: Path) -> None:
+    """Kyverno validates a Pod after every mutating webhook, Istio's sidecar injector
+    included, so the containers Istio adds must pass too. They do only with the Istio CNI
+    node agent: without it Istio injects istio-init, which runs as root with NET_ADMIN and
+    NET_RAW and a writable root filesystem (Pod Security 'restricted' refuses it as well)."""
+    from _istio import istioctl  # the pinned istioctl, built by scripts/tools/istioctl.sh
+
+    binary = istioctl()
+    injector = k.istio_injector_files(binary, k.ISTIO_PROFILE, tmp_path)
+    rendered = k.render(overlay, tmp_path)
+    injected, sidecars = k.inject_sidecars(binary, injector, rendered, tmp_path, native)
+    assert sidecars > 0, "istioctl kube-inject added no sidecar: nothing was checked"
+    applied = k.apply([k.policy_bundle(tmp_path)], [injected])
+    failures = "\n".join(
+        sorted({f"{v.policy}/{v.rule} {v.kind} {v.name}: {v.message}" for v in applied.failures()})
+    )
+    assert not failures, (
+        f"Pods in namespace app as Istio injects them ({k.ISTIO_PROFILE.relative_to(k.ROOT)}) "
+        "are refused. If istio-init is what fails, enable the Istio CNI node agent there "
+        "(spec.components.cni.enabled: true).\n" + failures
+    )
+    assert applied.returncode == 0, applied.output[-6000:]
+
+
+def test_istio_cni_makes_injected_pods_pass(tmp_path: Path) -> None:
+    """The fix the previous test asks for, proven: the same profile with the CNI node agent."""
+    from _istio import istioctl
+
+    binary = istioctl()
+    profile = yaml.safe_load(k.ISTIO_PROFILE.read_text())
+    profile["spec"].setdefault("components", {})["cni"] = {"enabled": True}
+    with_cni = tmp_path / "profile-cni.yaml"
+    with_cni.write_text(yaml.safe_dump(profile))
+    injector = k.istio_injector_files(binary, with_cni, tmp_path)
+    for overlay in k.overlays():
+        rendered = k.render(overlay, tmp_path)
+        for native in (False, True):
+            injected, sidecars = k.inject_sidecars(binary, injector, rendered, tmp_path, native)
+            assert sidecars > 0
+            text = injected.read_text()
+            assert "name: istio-validation\n" in text and "name: istio-init\n" not in text
+            applied = k.apply([k.policy_bundle(tmp_path)], [injected])
+            assert not applied.failures(), applied.output[-6000:]
