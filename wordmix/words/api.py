@@ -46,6 +46,9 @@ class WordPagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+    # DRF's default is a bare "Invalid page."; say which page and why (Django's paginator
+    # explains: not an integer, less than 1, or past the last page).
+    invalid_page_message = "There is no page {page_number!r}: {message}."
 
 
 class ProblemSerializer(serializers.Serializer):
