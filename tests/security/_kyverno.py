@@ -126,15 +126,20 @@ class Applied:
         return [v for v in self.verdicts if v.result in {"fail", "error"}]
 
 
-def apply(policy_paths: list[Path], resource_paths: list[Path]) -> Applied:
+def apply(
+    policy_paths: list[Path], resource_paths: list[Path], *, audit_warn: bool = False
+) -> Applied:
     """Runs every mutation, then every validation (as the cluster does) and returns the
-    engine's verdicts, taken from its policy report."""
+    engine's verdicts, taken from its policy report. With audit_warn, a failure of a rule
+    that only audits for that resource's namespace is reported as "warn" instead of "fail"."""
     with tempfile.TemporaryDirectory() as tmp:
         args: list[str | Path] = ["apply", *policy_paths]
         for path in resource_paths:
             args += ["--resource", path]
         # -o keeps the mutated objects out of stdout, where the report is.
         args += ["--policy-report", "--output-format", "json", "--remove-color"]
+        if audit_warn:
+            args.append("--audit-warn")
         args += ["-o", Path(tmp) / "mutated.yaml"]
         done = run_kyverno(*args)
     output = done.stdout + done.stderr

@@ -112,6 +112,22 @@ def test_scope_enforce_in_app_audit_elsewhere_stack_excluded(policy: k.Policy) -
                 )
 
 
+@pytest.mark.parametrize("policy", POLICIES, ids=ids(POLICIES))
+def test_engine_blocks_in_app_and_only_reports_elsewhere(policy: k.Policy) -> None:
+    """The same, as the engine itself resolves each rule's failure action per namespace:
+    with --audit-warn a failure that would only be reported shows as "warn"."""
+    test_dir = policy.test_file.parent
+    applied = k.apply([policy.path], [test_dir / "resource.yaml"], audit_warn=True)
+    negative = [v for v in applied.verdicts if v.result in {"fail", "warn"}]
+    if any("validate" in rule for rule in policy.rules):
+        assert any(v.namespace == k.APP_NAMESPACE for v in negative), "no failure in app"
+    for verdict in negative:
+        blocks = verdict.namespace == k.APP_NAMESPACE or (
+            (policy.name, verdict.rule) in ENFORCED_OUTSIDE_APP
+        )
+        assert verdict.result == ("fail" if blocks else "warn"), verdict
+
+
 def test_kustomization_lists_every_policy() -> None:
     kustomization = yaml.safe_load((k.KYVERNO_DIR / "kustomization.yaml").read_text())
     listed = sorted(kustomization["resources"])
@@ -164,6 +180,9 @@ def test_bad_resource_is_rejected(bad: Path, tmp_path: Path) -> None:
     namespace = doc["metadata"]["namespace"]
     for policy, rule in failed:
         assert k.enforced(by_name[policy].rule(rule), namespace), f"{policy}/{rule} only audits"
+    # And as the engine sees it: blocking failures stay failures with --audit-warn.
+    warned = k.apply([k.policy_bundle(tmp_path)], [bad], audit_warn=True)
+    assert {(v.policy, v.rule) for v in warned.verdicts if v.result == "fail"} == expected
 
 
 # How a policy can be broken, and the test that must then fail. Each one is a mistake the
