@@ -305,3 +305,13 @@ def test_istio_cni_makes_injected_pods_pass(tmp_path: Path) -> None:
             assert "name: istio-validation\n" in text and "name: istio-init\n" not in text
             applied = k.apply([k.policy_bundle(tmp_path)], [injected])
             assert not applied.failures(), applied.output[-6000:]
+
+
+def test_helm_values_keep_the_webhooks_out_of_the_stack_namespaces() -> None:
+    """The chart's webhooks skip the same namespaces the policies exclude (the chart adds
+    its own namespace, kyverno, by itself)."""
+    values = yaml.safe_load((k.KYVERNO_DIR / "values.yaml").read_text())
+    (expression,) = values["config"]["webhooks"]["namespaceSelector"]["matchExpressions"]
+    assert expression["key"] == "kubernetes.io/metadata.name"
+    assert expression["operator"] == "NotIn"
+    assert set(expression["values"]) == k.STACK_NAMESPACES - {"kyverno"}
