@@ -3,7 +3,14 @@ DRF's exceptions, our word errors and Django's own 404/500 all end up here."""
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import (
+    DisallowedHost,
+    PermissionDenied,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -106,6 +113,17 @@ def _problem(status: int, detail: str, extra: dict[str, Any]) -> Response:
 
 
 def handler400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    # Django answers its own refusals (SuspiciousOperation) here; say which one it was.
+    if isinstance(exception, RequestDataTooBig):
+        return problem_response(
+            413,
+            f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes, "
+            "the most this service accepts.",
+        )
+    if isinstance(exception, DisallowedHost):
+        return problem_response(400, "The Host header names a host this service does not serve.")
+    if isinstance(exception, TooManyFieldsSent | TooManyFilesSent):
+        return problem_response(400, "The request has more form fields or files than allowed.")
     return problem_response(400, "The request could not be understood.")
 
 

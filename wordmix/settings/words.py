@@ -77,7 +77,7 @@ WORDMIX_WRITE_RATE = env_str("WORDMIX_WRITE_RATE", "120/minute")
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "wordmix.words.parsers.JSONParser",
         # The browsable API posts forms; the admin session's CSRF token guards them.
         "rest_framework.parsers.FormParser",
     ],

@@ -37,9 +37,13 @@ class PlainTextParser(BaseParser):
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> str:
         try:
-            return stream.read().decode("utf-8")
+            text = stream.read().decode("utf-8")
         except UnicodeDecodeError:
             raise ParseError("The body is not UTF-8 text.") from None
+        # As the admin's import: a NUL means a binary file, not a list with one bad line.
+        if "\x00" in text:
+            raise ParseError("The body is not text (it contains NUL bytes).")
+        return text
 
 
 class WordPagination(PageNumberPagination):
@@ -74,9 +78,19 @@ class ImportReportSerializer(serializers.Serializer):
     rejected = RejectedWordSerializer(many=True)
 
 
+class WordTextField(serializers.CharField):
+    """A word must arrive as a JSON string: DRF's CharField turns 42 into "42", true into
+    "True" and 1e400 into "inf" (a word, by the rules)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError(rules.NOT_A_STRING)
+        return str(super().to_internal_value(data))
+
+
 class WordSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
-    text = serializers.CharField(
+    text = WordTextField(
         # Length and blankness are word rules: rules.clean checks them, with its messages.
         max_length=1000,
         allow_blank=True,

@@ -5,6 +5,7 @@ import re
 import unicodedata
 
 MAX_LENGTH = 40
+NOT_A_STRING = "A word must be a string of letters."
 
 # Letters (any script), optionally joined by single inner hyphens or apostrophes:
 # "run", "self-driving", "o'clock", "café". No digits, no underscores, no spaces.
@@ -35,15 +36,38 @@ def validate(text: str) -> None:
             f"{_shorten(text)!r} is not a word: use letters only, with single hyphens or "
             "apostrophes between letters (no digits, spaces or symbols)."
         )
+    # Look-alikes of other words: full-width, ligature or styled letters (U+FF52 for "r",
+    # U+1D42B bold "r"), and Latin mixed with Cyrillic or Greek ("run" spelt with the Cyrillic
+    # U+0443). A word in any one alphabet is fine (Cyrillic, Greek, accented Latin).
+    if unicodedata.normalize("NFKC", text) != text:
+        raise InvalidWord(
+            f"{_shorten(text)!r} uses look-alike characters (full-width, ligature or styled "
+            "letters): type plain letters."
+        )
+    scripts = sorted({_script(char) for char in text} & _CONFUSABLE_SCRIPTS)
+    if len(scripts) > 1:
+        raise InvalidWord(
+            f"{_shorten(text)!r} mixes {' and '.join(s.title() for s in scripts)} letters, "
+            "the way look-alikes of other words are made: use one alphabet."
+        )
 
 
 def clean(raw: object) -> str:
     """Normalise and validate in one go; the entry point for every way a word comes in."""
     if not isinstance(raw, str):
-        raise InvalidWord("A word must be a string of letters.")
+        raise InvalidWord(NOT_A_STRING)
     text = normalise(raw)
     validate(text)
     return text
+
+
+# Scripts whose letters are easily mistaken for each other's.
+_CONFUSABLE_SCRIPTS = {"LATIN", "CYRILLIC", "GREEK"}
+
+
+def _script(char: str) -> str:
+    """The script a letter belongs to, as the first word of its Unicode name says."""
+    return unicodedata.name(char, "UNKNOWN").split(" ", 1)[0]
 
 
 def _shorten(text: str, limit: int = 50) -> str:
