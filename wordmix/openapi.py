@@ -1,8 +1,8 @@
 """The OpenAPI schema says what the services really answer (schemathesis holds it to that,
 tests/audit/test_fuzz.py): errors are application/problem+json, every operation that reads a
 token can answer 401 (bad token) and 429 (lockout, write throttle), an operation with a path
-parameter or a page number can answer 404, one with query parameters 400, and reads need no
-credentials."""
+parameter or a page number can answer 404, one with query parameters 400, one with a body
+413 and 415, and reads need no credentials."""
 
 from typing import Any
 
@@ -16,6 +16,10 @@ _FRAMEWORK_ANSWERS = {
     "429": "Too many failed sign-ins (locked out for a while), or too many writes.",
 }
 _NOT_FOUND = "No such object, or no such page."
+_BODY_ANSWERS = {
+    "413": "The body is larger than the service accepts (DATA_UPLOAD_MAX_MEMORY_SIZE).",
+    "415": "The body's Content-Type is not one the operation reads.",
+}
 _BAD_QUERY = "A query parameter is not valid (the detail says which and why)."
 
 
@@ -30,6 +34,10 @@ class WordmixAutoSchema(AutoSchema):
         if any("tokenAuth" in requirement for requirement in security):
             problem_ref = problem_ref or self._problem_ref()
             for status, description in _FRAMEWORK_ANSWERS.items():
+                responses.setdefault(status, _problem_answer(problem_ref, description))
+        if "requestBody" in operation:
+            problem_ref = problem_ref or self._problem_ref()
+            for status, description in _BODY_ANSWERS.items():
                 responses.setdefault(status, _problem_answer(problem_ref, description))
         parameters = operation.get("parameters") or []
         if any(p.get("in") == "query" for p in parameters):
