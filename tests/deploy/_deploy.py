@@ -511,3 +511,77 @@ def reachability_problems(docs: list[Doc]) -> list[str]:
         if allowed(policies, pod, outside, 443):
             problems.append(f"{name} may open connections to other namespaces (e.g. :443)")
     return problems
+
+
+# --- Pod Security Standards, `restricted` (what PSA enforces in namespace app) ---------------
+
+PSA_VOLUME_TYPES = {
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+}
+PSA_SAFE_SYSCTLS = {
+    "kernel.shm_rmid_forced",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.ping_group_range",
+    "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+}
+
+
+def pod_security_restricted_problems(doc: Doc) -> list[str]:
+    """The checks of the Pod Security Standards' `restricted` profile (baseline included), as
+    the PodSecurity admission plugin applies them to a pod template."""
+    where = f"{doc['kind']} {doc['metadata']['name']}"
+    pod = pod_spec(doc)
+    security = pod.get("securityContext", {})
+    problems = [f"{where}: {key}" for key in ("hostNetwork", "hostPID", "hostIPC") if pod.get(key)]
+    for volume in pod.get("volumes", []):
+        kinds = set(volume) - {"name"}
+        if not kinds <= PSA_VOLUME_TYPES:
+            problems.append(f"{where}: volume {volume['name']} of type {sorted(kinds)}")
+    for sysctl in security.get("sysctls", []):
+        if sysctl["name"] not in PSA_SAFE_SYSCTLS:
+            problems.append(f"{where}: unsafe sysctl {sysctl['name']}")
+    if security.get("runAsUser") == 0:
+        problems.append(f"{where}: pod runs as uid 0")
+    pod_seccomp = security.get("seccompProfile", {}).get("type")
+    if pod_seccomp not in (None, "RuntimeDefault", "Localhost"):
+        problems.append(f"{where}: pod seccomp {pod_seccomp}")
+    containers = pod.get("initContainers", []) + pod["containers"]
+    for container in containers:
+        name = f"{where} container {container['name']}"
+        context = container.get("securityContext", {})
+        if context.get("privileged"):
+            problems.append(f"{name}: privileged")
+        capabilities = context.get("capabilities", {})
+        added = set(capabilities.get("add", [])) - {"NET_BIND_SERVICE"}
+        if added:
+            problems.append(f"{name}: adds capabilities {sorted(added)}")
+        if "ALL" not in capabilities.get("drop", []):
+            problems.append(f"{name}: does not drop ALL capabilities")
+        if context.get("allowPrivilegeEscalation") is not False:
+            problems.append(f"{name}: allowPrivilegeEscalation not false")
+        non_root = context.get("runAsNonRoot", security.get("runAsNonRoot"))
+        if non_root is not True:
+            problems.append(f"{name}: runAsNonRoot not true")
+        if context.get("runAsUser") == 0:
+            problems.append(f"{name}: runs as uid 0")
+        seccomp = context.get("seccompProfile", {}).get("type", pod_seccomp)
+        if seccomp not in ("RuntimeDefault", "Localhost"):
+            problems.append(f"{name}: seccomp {seccomp}")
+        if any(port.get("hostPort") for port in container.get("ports", [])):
+            problems.append(f"{name}: hostPort")
+        if context.get("procMount", "Default") != "Default":
+            problems.append(f"{name}: procMount {context['procMount']}")
+    return problems

@@ -170,6 +170,18 @@ def test_dry_run_prints_the_full_ordered_plan(kind: str, sandbox: Path) -> None:
     assert any(line.endswith(f"/var/deploy/{overlay}") for line in lines)
 
 
+def test_istio_is_installed_with_its_cni_plugin(sandbox: Path) -> None:
+    """Without the CNI plugin every sidecar-injected pod carries istio-init with NET_ADMIN and
+    NET_RAW, which Pod Security `restricted` (namespace app) refuses: nothing would start."""
+    namespace = yaml.safe_load((ROOT / "deploy/base/namespace.yaml").read_text())
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    lines = commands(plan(sandbox, "kind"))
+    install = lines[first_index(lines, r"^istioctl install")]
+    profile = yaml.safe_load((ROOT / "security/istio/profile.yaml").read_text())
+    in_profile = profile["spec"].get("components", {}).get("cni", {}).get("enabled") is True
+    assert in_profile or "--set components.cni.enabled=true" in install
+
+
 @pytest.mark.parametrize("kind", ("k3d", "k3s", "minikube"))
 def test_istio_gets_the_platform_profile_where_cni_paths_differ(kind: str, sandbox: Path) -> None:
     lines = commands(plan(sandbox, kind))

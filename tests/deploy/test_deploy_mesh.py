@@ -1,0 +1,162 @@
+"""The app's pods as they will run: with the Istio sidecar injected, by the pinned istioctl,
+with the injection configuration of the very install that `make deploy` runs.
+
+The install's arguments are taken from the DRY_RUN plan (`istioctl install ...`), rendered with
+`istioctl manifest generate`, and the app's overlays go through `istioctl kube-inject` with the
+resulting injector templates, values and mesh config. The injected pods must still pass Pod
+Security `restricted` (namespace app enforces it) and the cluster's Kyverno policies.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+from _deploy import (
+    OVERLAYS,
+    ROOT,
+    WORKLOAD_KINDS,
+    Doc,
+    kubectl,
+    of_kind,
+    pod_security_restricted_problems,
+    pod_spec,
+    run,
+    tool,
+)
+from test_deploy_hardening import kyverno_apply
+
+pytestmark = pytest.mark.deploy
+
+
+def planned_istio_install() -> list[str]:
+    """The arguments after `istioctl install -y` in the plan of make deploy (on kind)."""
+    result = run(
+        ["bash", str(ROOT / "scripts/deploy.sh"), "deploy"],
+        env={**os.environ, "DRY_RUN": "1", "CLUSTER_KIND": "kind", "VERSION": "test"},
+    )
+    assert result.returncode == 0, result.stderr
+    for line in result.stdout.splitlines():
+        words = shlex.split(line.strip().removeprefix("$ "))
+        if words[:3] == ["istioctl", "install", "-y"]:
+            return words[3:]
+    raise AssertionError(f"no `istioctl install -y` in the plan:\n{result.stdout}")
+
+
+def offline_kubeconfig(tmp_path: Path) -> Path:
+    """istioctl builds a Kubernetes client even for offline commands; aim it at a closed
+    loopback port so that it fails at once instead of finding whatever listens on :8080."""
+    path = tmp_path / "kubeconfig"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "none", "cluster": {"server": "https://127.0.0.1:1"}}],
+                "contexts": [{"name": "none", "context": {"cluster": "none", "user": "none"}}],
+                "users": [{"name": "none", "user": {}}],
+                "current-context": "none",
+            }
+        )
+    )
+    return path
+
+
+def inject(tmp_path: Path, install_args: list[str], overlay: str) -> list[Doc]:
+    istioctl = tool("istioctl.sh")
+    env = {**os.environ, "KUBECONFIG": str(offline_kubeconfig(tmp_path))}
+    generated = run([istioctl, "manifest", "generate", *install_args], env=env, timeout=120)
+    assert generated.returncode == 0, generated.stderr
+    config_maps = {
+        doc["metadata"]["name"]: doc["data"]
+        for doc in yaml.safe_load_all(generated.stdout)
+        if doc and doc["kind"] == "ConfigMap"
+    }
+    injector = config_maps["istio-sidecar-injector"]
+    files = {
+        "inject.yaml": injector["config"],
+        "values.json": injector["values"],
+        "mesh.yaml": config_maps["istio"]["mesh"],
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    rendered = run([kubectl(), "kustomize", str(ROOT / "deploy/overlays" / overlay)])
+    assert rendered.returncode == 0, rendered.stderr
+    (tmp_path / "app.yaml").write_text(rendered.stdout)
+    injected = run(
+        [
+            istioctl,
+            "kube-inject",
+            "--revision=default",
+            f"--filename={tmp_path / 'app.yaml'}",
+            f"--injectConfigFile={tmp_path / 'inject.yaml'}",
+            f"--valuesFile={tmp_path / 'values.json'}",
+            f"--meshConfigFile={tmp_path / 'mesh.yaml'}",
+        ],
+        env=env,
+        timeout=120,
+    )
+    assert injected.returncode == 0, injected.stderr
+    return [doc for doc in yaml.safe_load_all(injected.stdout) if doc]
+
+
+def sidecar_of(doc: Doc) -> Doc | None:
+    spec = pod_spec(doc)
+    for container in spec["containers"] + spec.get("initContainers", []):
+        if container["name"] == "istio-proxy":
+            return container
+    return None
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_injected_pods_pass_pod_security_restricted(overlay: str, tmp_path: Path) -> None:
+    workloads = of_kind(inject(tmp_path, planned_istio_install(), overlay), *WORKLOAD_KINDS)
+    assert len(workloads) >= 6
+    for doc in workloads:
+        assert sidecar_of(doc) is not None, f"{doc['metadata']['name']} got no sidecar"
+        assert pod_security_restricted_problems(doc) == []
+        init_names = [c["name"] for c in pod_spec(doc).get("initContainers", [])]
+        assert "istio-init" not in init_names
+
+
+def test_migration_jobs_get_a_native_sidecar_that_ends_with_them(tmp_path: Path) -> None:
+    for doc in of_kind(inject(tmp_path, planned_istio_install(), "local"), "Job"):
+        spec = pod_spec(doc)
+        assert [c["name"] for c in spec["containers"]] == ["migrate"]
+        sidecar = next(c for c in spec["initContainers"] if c["name"] == "istio-proxy")
+        assert sidecar["restartPolicy"] == "Always"
+
+
+def test_without_the_cni_plugin_pod_security_would_refuse_every_pod(tmp_path: Path) -> None:
+    """Why the install enables Istio's CNI plugin: the classic istio-init container needs
+    NET_ADMIN and NET_RAW, which the restricted profile forbids."""
+    planned = planned_istio_install()
+    args: list[str] = []
+    for index, arg in enumerate(planned):
+        pair = planned[index : index + 2]
+        if pair == ["--set", "components.cni.enabled=true"] or (
+            index and planned[index - 1 : index + 1] == ["--set", "components.cni.enabled=true"]
+        ):
+            continue
+        args.append(arg)
+    assert len(args) == len(planned) - 2
+    profile = yaml.safe_load((ROOT / "security/istio/profile.yaml").read_text())
+    if profile["spec"].get("components", {}).get("cni", {}).get("enabled"):
+        pytest.fail(
+            "security/istio/profile.yaml now enables the CNI plugin itself: drop the "
+            "--set from scripts/deploy.sh and this test's premise with it"
+        )
+    docs = inject(tmp_path, args, "local")
+    verbs = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "verbs")
+    problems = pod_security_restricted_problems(verbs)
+    assert any("istio-init" in p and "NET_ADMIN" in p for p in problems), problems
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_injected_pods_pass_the_clusters_kyverno_policies(overlay: str, tmp_path: Path) -> None:
+    docs = inject(tmp_path, planned_istio_install(), overlay)
+    failed, output = kyverno_apply(tmp_path, "---\n".join(yaml.safe_dump(doc) for doc in docs))
+    assert failed == 0, output
