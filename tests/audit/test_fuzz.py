@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.app.stack import SECRET, manage, staff_token, word_service_env
 from tests.app.upstreams import ROOT, Service, free_port
@@ -193,11 +194,11 @@ def test_word_service_anonymous_fuzzing_finds_nothing(
 def test_word_service_staff_fuzzing_finds_nothing(
     schemathesis_bin: Path, services: dict[str, Service], name: str
 ) -> None:
-    token = staff_token(name, services[name].env)
+    service = services[name]
+    token = staff_token(name, service.env)
+    before = requests.get(f"{service.url}/all", timeout=5).json()[name]
     run_schemathesis(
-        schemathesis_bin,
-        services[name],
-        f"{name}-staff",
-        CHECKS,
-        f"Authorization: Token {token}",
+        schemathesis_bin, service, f"{name}-staff", CHECKS, f"Authorization: Token {token}"
     )
+    # The token really wrote: a run whose writes all bounced would prove nothing about them.
+    assert requests.get(f"{service.url}/all", timeout=5).json()[name] != before
