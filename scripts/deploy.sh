@@ -23,7 +23,7 @@
 #   VERSION            image tag (default: git describe, as make images uses)
 #   TIMEOUT            how long to wait for each rollout (default 300s)
 #   CONTAINER_ENGINE   docker | podman | buildah (default: detected, as make images does)
-set -euo pipefail
+set -Eeuo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -87,12 +87,23 @@ add_step() {
   STEP_FUNCS+=("$2")
 }
 
+# Any command that fails inside a step stops the script there (set -e; -E carries the trap
+# into the step functions) and says which step it was.
+CURRENT_STEP=""
+on_error() {
+  printf '[deploy] error: %s failed (exit %s, scripts/deploy.sh line %s); nothing after it was run\n' \
+    "$CURRENT_STEP" "$1" "$2" >&2
+}
+
 run_steps() {
   local total=${#STEP_FUNCS[@]} i
+  trap 'on_error $? $LINENO' ERR
   for ((i = 0; i < total; i++)); do
+    CURRENT_STEP="step $((i + 1))/$total (${STEP_TITLES[i]})"
     printf '\n==> [%d/%d] %s\n' "$((i + 1))" "$total" "${STEP_TITLES[i]}"
-    "${STEP_FUNCS[i]}" || die "step $((i + 1))/$total failed: ${STEP_TITLES[i]}"
+    "${STEP_FUNCS[i]}"
   done
+  trap - ERR
   printf '\n'
 }
 

@@ -349,3 +349,107 @@ def test_verify_pods_are_valid_and_only_the_bad_one_breaks_a_policy(
         tmp_path / "good", yaml.safe_dump(pods["wordmix-verify-plaintext"])
     )
     assert failed == 0, output
+
+
+# --- real runs against recording stand-ins for the cluster tools ---------------------------
+
+FAKE_TOOL = r"""#!/bin/bash
+# Records its command line; answers the few questions deploy.sh asks; fails on request.
+name=$(basename "$0")
+line="$name $*"
+printf '%s\n' "$line" >>"$FAKE_LOG"
+for arg in "$@"; do
+  if [[ $arg == --from-env-file=* ]]; then
+    { echo "[$line]"; cat "${arg#--from-env-file=}"; } >>"$FAKE_SECRETS"
+  fi
+done
+if [[ -n ${FAKE_FAIL:-} && $line == $FAKE_FAIL ]]; then echo "fake failure: $line" >&2; exit 3; fi
+case $line in
+  "kubectl config current-context") echo kind-wordmix ;;
+  "docker --version") echo "Docker version 27.0.0" ;;
+  "kubectl -n app get secret postgres-secrets -o jsonpath={.data."*)
+    printf 'c2VjcmV0LWRiLXBhc3N3b3Jk' ;;  # base64 of secret-db-password
+  "kubectl -n app get secret "*) [[ -f $FAKE_STATE/$5 ]] || exit 1 ;;
+  "kubectl -n app create secret generic "*) touch "$FAKE_STATE/$6" ;;
+  "kubectl -n app get job "*) echo Complete ;;
+esac
+exit 0
+"""
+CLUSTER_TOOLS = ("kubectl", "helm", "istioctl", "kind", "docker")
+MORE_COREUTILS = ("basename", "env", "mkdir", "rm", "od", "tr", "base64", "touch", "sleep")
+
+
+@pytest.fixture
+def fake_cluster(sandbox: Path) -> Path:
+    bin_dir = sandbox.parent / "bin"
+    for name in MORE_COREUTILS:
+        (bin_dir / name).symlink_to(shutil.which(name))
+    for name in CLUSTER_TOOLS:
+        (bin_dir / name).write_text(FAKE_TOOL)
+        (bin_dir / name).chmod(0o755)
+    (sandbox.parent / "state").mkdir()
+    return sandbox
+
+
+def real_run(root: Path, **env: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    log = root.parent / "calls.log"
+    log.unlink(missing_ok=True)
+    result = deploy_sh(
+        root,
+        "deploy",
+        CLUSTER_KIND="kind",
+        SKIP_BUILD="1",
+        ISTIOCTL_BIN=str(root.parent / "bin/istioctl"),
+        FAKE_LOG=str(log),
+        FAKE_SECRETS=str(root.parent / "secrets.log"),
+        FAKE_STATE=str(root.parent / "state"),
+        **env,
+    )
+    return result, log.read_text().splitlines() if log.exists() else []
+
+
+def test_a_real_run_stops_at_the_first_failing_command(fake_cluster: Path) -> None:
+    result, calls = real_run(fake_cluster, FAKE_FAIL="helm upgrade --install falco *")
+    assert result.returncode != 0
+    assert (
+        "Falco and falcosidekick" in result.stderr and "nothing after it was run" in result.stderr
+    )
+    assert calls[-1].startswith("helm upgrade --install falco falco ")
+    assert any(call.startswith("helm upgrade --install kyverno ") for call in calls)
+    assert not any("prometheus" in call or " apply -k " in call for call in calls)
+
+
+def test_a_real_run_creates_the_secrets_once_and_never_on_a_command_line(
+    fake_cluster: Path,
+) -> None:
+    first, calls = real_run(fake_cluster)
+    assert first.returncode == 0, first.stdout + first.stderr
+    created = [call.split()[6] for call in calls if " create secret generic " in call]
+    assert sorted(created) == [
+        "aggregator-secrets",
+        "nouns-secrets",
+        "postgres-secrets",
+        "verbs-secrets",
+    ]
+    secrets = (fake_cluster.parent / "secrets.log").read_text()
+    # The word services' DATABASE_URL carries the password postgres-secrets holds.
+    assert (
+        "DATABASE_URL=postgres://verbs:secret-db-password@postgres.app.svc.cluster.local:5432/verbs"
+        in secrets
+    )
+    values = re.findall(r"^[A-Z_]+=(.+)$", secrets, flags=re.MULTILINE)
+    assert len(values) == 8
+    assert not [value for value in values if value in "\n".join(calls)]
+    random = [v for v in values if not v.startswith("postgres://")]
+    assert len(set(random)) == len(random) and all(re.fullmatch(r"[0-9a-f]{64}", v) for v in random)
+    # The app is applied through a kustomization pinning the images to this VERSION.
+    kustomization = yaml.safe_load(
+        (fake_cluster / "var/deploy/local/kustomization.yaml").read_text()
+    )
+    assert kustomization["resources"] == ["../../../deploy/overlays/local"]
+    assert {i["newTag"] for i in kustomization["images"]} == {"1.2.3-test"}
+    # A second run keeps every Secret.
+    second, calls = real_run(fake_cluster)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert not [call for call in calls if " create secret " in call]
+    assert second.stdout.count("exists: kept") == 4
