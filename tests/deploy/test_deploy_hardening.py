@@ -48,6 +48,19 @@ def _yaml(value: object) -> str:
     return yaml.safe_dump(value)
 
 
+def delete_network_policy(name: str) -> Doc:
+    return {
+        "patch": _yaml(
+            {
+                "$patch": "delete",
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "NetworkPolicy",
+                "metadata": {"name": name},
+            }
+        )
+    }
+
+
 CONTAINER = "/spec/template/spec/containers/0"
 
 MUTATIONS = {
@@ -165,18 +178,7 @@ MUTATIONS = {
         "Namespace app: PSA enforce not restricted",
     ),
     "deny-all NetworkPolicy deleted": (
-        [
-            {
-                "patch": _yaml(
-                    {
-                        "$patch": "delete",
-                        "apiVersion": "networking.k8s.io/v1",
-                        "kind": "NetworkPolicy",
-                        "metadata": {"name": "default-deny-all"},
-                    }
-                )
-            }
-        ],
+        [delete_network_policy("default-deny-all")],
         "no default deny-all NetworkPolicy",
     ),
 }
@@ -229,18 +231,7 @@ NETWORK_MUTATIONS = {
         "wordmix-gateway -> verbs:8000 is allowed",
     ),
     "DNS egress removed": (
-        [
-            {
-                "patch": _yaml(
-                    {
-                        "$patch": "delete",
-                        "apiVersion": "networking.k8s.io/v1",
-                        "kind": "NetworkPolicy",
-                        "metadata": {"name": "allow-dns"},
-                    }
-                )
-            }
-        ],
+        [delete_network_policy("allow-dns")],
         "verbs cannot resolve names (DNS in kube-system)",
     ),
 }
