@@ -86,6 +86,22 @@ ENV PATH="/opt/venv/bin:${PATH}" \
     MALLOC_ARENA_MAX=2 \
     PORT=8000
 
+# Last in the stage: a new VERSION must not invalidate the cached layers above. The RUN
+# records the version in the image and, using the arguments, makes the layer cache key on
+# them: buildah (podman build) keys a LABEL step on its text, not on the values in it, and
+# would otherwise keep the previous build's labels.
+ARG VERSION=dev
+ARG REVISION=unknown
+ARG SOURCE_URL=""
+RUN printf 'version=%s\nrevision=%s\nsource=%s\n' "$VERSION" "$REVISION" "$SOURCE_URL" \
+    > /app/VERSION
+LABEL org.opencontainers.image.vendor="wordmix" \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="${SOURCE_URL}" \
+      org.opencontainers.image.base.name="docker.io/library/debian:trixie-slim"
+
 WORKDIR /app
 USER 10001:10001
 EXPOSE 8000
@@ -94,17 +110,6 @@ STOPSIGNAL SIGTERM
 # Docker (and podman with docker-format images) use this; Kubernetes uses its own probes.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
     CMD ["/opt/venv/bin/python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8000'), timeout=2)"]
-
-# Last in the stage: a new VERSION must not invalidate the cached layers above.
-ARG VERSION=dev
-ARG REVISION=unknown
-ARG SOURCE_URL=""
-LABEL org.opencontainers.image.vendor="wordmix" \
-      org.opencontainers.image.licenses="MIT" \
-      org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.source="${SOURCE_URL}" \
-      org.opencontainers.image.base.name="docker.io/library/debian:trixie-slim"
 
 # Exec form: gunicorn is PID 1 and receives SIGTERM itself (graceful stop of the workers).
 ENTRYPOINT ["/opt/venv/bin/gunicorn", "--config", "/app/gunicorn.conf.py", "wordmix.wsgi:application"]

@@ -76,10 +76,11 @@ if ! image_exists "$BASE_IMAGE"; then
   fi
 fi
 
+SOURCE_URL=$(source_url)
 build_args=(
   --build-arg "VERSION=$VERSION"
   --build-arg "REVISION=$REVISION"
-  --build-arg "SOURCE_URL=$(source_url)"
+  --build-arg "SOURCE_URL=$SOURCE_URL"
 )
 secret_args=()
 if [[ -s $BUILD_CA_BUNDLE ]]; then
@@ -104,12 +105,15 @@ build() {
   esac
 }
 
-size_bytes() {
+# Uncompressed size, in MB (10^6 bytes).
+size() {
+  local bytes
   case $ENGINE in
-    docker) docker image inspect --format '{{.Size}}' "$1" ;;
-    podman) podman image inspect --format '{{.Size}}' "$1" ;;
-    buildah) buildah inspect --type image --format '{{.ImageSize}}' "$1" 2>/dev/null || echo 0 ;;
+    docker) bytes=$(docker image inspect --format '{{.Size}}' "$1") ;;
+    podman) bytes=$(podman image inspect --format '{{.Size}}' "$1") ;;
+    buildah) buildah images --format '{{.Size}}' "$1" | head -n 1; return ;;  # its own units
   esac
+  awk -v b="$bytes" 'BEGIN { printf "%.1f MB\n", b / 1000000 }'
 }
 
 for service in $SERVICES; do
@@ -119,6 +123,5 @@ done
 echo "Images built with $ENGINE (uncompressed size):"
 for service in $SERVICES; do
   tag="wordmix-$service:$VERSION"
-  bytes=$(size_bytes "$tag")
-  printf '  %-34s %6.1f MB\n' "$tag" "$(awk -v b="$bytes" 'BEGIN { print b / 1000000 }')"
+  printf '  %-34s %s\n' "$tag" "$(size "$tag")"
 done

@@ -47,7 +47,9 @@ if [[ ! -s $PGDATA/PG_VERSION ]]; then
                 if [[ -x $f ]]; then
                     echo "stand-in entrypoint: running $f"; "$f"
                 else
-                    echo "stand-in entrypoint: sourcing $f"; . "$f"
+                    echo "stand-in entrypoint: sourcing $f"
+                    # shellcheck source=/dev/null
+                    . "$f"
                 fi ;;
             *.sql)
                 echo "stand-in entrypoint: running $f"
