@@ -8,6 +8,7 @@ the CRDs of the pinned Gateway API and Istio (all from the Go module proxy).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -308,3 +309,33 @@ def test_the_postgres_init_script_gives_each_service_its_own_database() -> None:
         assert "permission denied for database" in report[name]["other"]
         assert "password authentication failed" in report[name]["wrong_password"]
     assert report["second_run_rc"] != 0
+
+
+def test_the_manifests_match_the_image(overlay: tuple[str, list[Doc]]) -> None:
+    """The uid, the port and the paths the manifests rely on are those the Dockerfile makes."""
+    _, docs = overlay
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    user = re.findall(r"^USER (\d+):(\d+)$", dockerfile, flags=re.MULTILINE)
+    exposed = re.findall(r"^EXPOSE (\d+)$", dockerfile, flags=re.MULTILINE)
+    assert user and exposed
+    uid, gid = (int(n) for n in user[-1])
+    for name in SERVICES:
+        spec = pod_spec(find(docs, "Deployment", name))
+        assert (spec["securityContext"]["runAsUser"], spec["securityContext"]["runAsGroup"]) == (
+            uid,
+            gid,
+        )
+        assert spec["containers"][0]["ports"][0]["containerPort"] == int(exposed[-1])
+        stage = re.search(
+            rf"^FROM runtime AS {name}$.*?^ENV DJANGO_SETTINGS_MODULE=(\S+)$",
+            dockerfile,
+            flags=re.MULTILINE | re.DOTALL,
+        )
+        assert stage, f"no {name} stage in the Dockerfile"
+        env = env_of(spec["containers"][0])
+        assert env["DJANGO_SETTINGS_MODULE"]["value"] == stage[1]
+    for name in WORD_SERVICES:
+        command = pod_spec(find(docs, "Job", f"migrate-{name}"))["containers"][0]["command"]
+        assert "python3 -m venv /opt/venv" in dockerfile and command[0].startswith("/opt/venv/")
+        assert "WORKDIR /app" in dockerfile and "COPY manage.py" in dockerfile
+        assert command[1] == "/app/manage.py"
