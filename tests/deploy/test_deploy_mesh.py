@@ -10,6 +10,7 @@ Security `restricted` (namespace app enforces it) and the cluster's Kyverno poli
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from pathlib import Path
 
@@ -20,12 +21,16 @@ from _deploy import (
     ROOT,
     WORKLOAD_KINDS,
     Doc,
+    find,
+    go_module_dir,
     kubectl,
     of_kind,
     pod_security_restricted_problems,
     pod_spec,
+    render,
     run,
     tool,
+    versions,
 )
 from test_deploy_hardening import kyverno_apply
 
@@ -65,16 +70,24 @@ def offline_kubeconfig(tmp_path: Path) -> Path:
     return path
 
 
-def inject(tmp_path: Path, install_args: list[str], overlay: str) -> list[Doc]:
-    istioctl = tool("istioctl.sh")
+def istio_config_maps(tmp_path: Path, install_args: list[str]) -> dict[str, dict[str, str]]:
+    """The ConfigMaps (name -> data) that `istioctl install INSTALL_ARGS` would create."""
     env = {**os.environ, "KUBECONFIG": str(offline_kubeconfig(tmp_path))}
-    generated = run([istioctl, "manifest", "generate", *install_args], env=env, timeout=120)
+    generated = run(
+        [tool("istioctl.sh"), "manifest", "generate", *install_args], env=env, timeout=120
+    )
     assert generated.returncode == 0, generated.stderr
-    config_maps = {
+    return {
         doc["metadata"]["name"]: doc["data"]
         for doc in yaml.safe_load_all(generated.stdout)
         if doc and doc["kind"] == "ConfigMap"
     }
+
+
+def inject(tmp_path: Path, install_args: list[str], overlay: str) -> list[Doc]:
+    istioctl = tool("istioctl.sh")
+    env = {**os.environ, "KUBECONFIG": str(offline_kubeconfig(tmp_path))}
+    config_maps = istio_config_maps(tmp_path, install_args)
     injector = config_maps["istio-sidecar-injector"]
     files = {
         "inject.yaml": injector["config"],
@@ -146,3 +159,27 @@ def test_injected_pods_pass_the_clusters_kyverno_policies(overlay: str, tmp_path
     docs = inject(tmp_path, planned_istio_install(), overlay)
     failed, output = kyverno_apply(tmp_path, "---\n".join(yaml.safe_dump(doc) for doc in docs))
     assert failed == 0, output
+
+
+def test_the_gateway_options_are_overlays_the_pinned_istio_applies(tmp_path: Path) -> None:
+    """Istio's gateway controller rejects unknown overlay keys, and its gateway template gives
+    the pod a seccomp profile only from values.gateways.seccompProfile, which the planned
+    install leaves empty: the Deployment overlay is what makes the gateway pass `restricted`."""
+    istio = go_module_dir("istio.io/istio", versions()["ISTIO_MODULE_VERSION"])
+    controller = (istio / "pilot/pkg/config/kube/gatewaycommon/deploymentcontroller.go").read_text()
+    listed = re.search(r"supportedOverlays = sets\.New\((.*?)\)", controller, flags=re.DOTALL)
+    assert listed, "supportedOverlays not found in Istio's deployment controller"
+    supported = set(re.findall(r'"(\w+)"', listed[1]))
+    template = (
+        istio / "manifests/charts/istio-control/istio-discovery/files/kube-gateway.yaml"
+    ).read_text()
+    assert "{{- if .Values.gateways.seccompProfile }}" in template
+    injector = istio_config_maps(tmp_path, planned_istio_install())["istio-sidecar-injector"]
+    assert not yaml.safe_load(injector["values"])["gateways"]["seccompProfile"]
+    for overlay in OVERLAYS:
+        options = find(render(overlay), "ConfigMap", "wordmix-gateway-options")["data"]
+        assert set(options) <= supported, overlay
+        deployment = yaml.safe_load(options["deployment"])
+        assert deployment["spec"]["template"]["spec"]["securityContext"]["seccompProfile"] == {
+            "type": "RuntimeDefault"
+        }
