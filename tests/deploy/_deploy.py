@@ -585,3 +585,25 @@ def pod_security_restricted_problems(doc: Doc) -> list[str]:
         if context.get("procMount", "Default") != "Default":
             problems.append(f"{name}: procMount {context['procMount']}")
     return problems
+
+
+# --- the cluster's admission policies ---------------------------------------------------
+
+
+def kyverno_apply(tmp_path: Path, docs_yaml: str) -> tuple[int, str]:
+    """`kyverno apply` of security/kyverno (the cluster's admission policies) to the rendered
+    app, with the Kyverno CLI at KYVERNO_VERSION. Returns (failed rules, output)."""
+    kyverno = tool("kyverno.sh")
+    policies = tmp_path / "policies.yaml"
+    result = run([kubectl(), "kustomize", str(ROOT / "security/kyverno")])
+    assert result.returncode == 0, result.stderr
+    policies.write_text(result.stdout)
+    resources = tmp_path / "resources.yaml"
+    resources.write_text(docs_yaml)
+    result = run([kyverno, "apply", str(policies), "--resource", str(resources)], timeout=600)
+    summary = re.search(r"pass: (\d+), fail: (\d+), warn: (\d+), error: (\d+)", result.stdout)
+    assert summary, f"no summary from kyverno apply:\n{result.stdout}\n{result.stderr}"
+    passed, failed, _, errors = (int(n) for n in summary.groups())
+    assert errors == 0, result.stdout
+    assert passed > 0, result.stdout
+    return failed, result.stdout

@@ -10,7 +10,6 @@ patch, the way a careless edit would, and the checks must name what broke.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -20,11 +19,11 @@ from _deploy import (
     ROOT,
     Doc,
     hardening_problems,
+    kyverno_apply,
     reachability_problems,
     render,
     render_with_patches,
     run,
-    tool,
 )
 
 pytestmark = pytest.mark.deploy
@@ -245,26 +244,6 @@ def test_reachability_check_catches_a_regression(mutation: str, tmp_path: Path) 
 
 
 # --- the cluster's own policies -------------------------------------------------------------
-
-
-def kyverno_apply(tmp_path: Path, docs_yaml: str) -> tuple[int, str]:
-    """`kyverno apply` of security/kyverno (the cluster's admission policies) to the rendered
-    app, with the Kyverno CLI at KYVERNO_VERSION. Returns (failed rules, output)."""
-
-    kyverno = tool("kyverno.sh")
-    policies = tmp_path / "policies.yaml"
-    result = run([str(ROOT / ".venv/bin/kubectl"), "kustomize", str(ROOT / "security/kyverno")])
-    assert result.returncode == 0, result.stderr
-    policies.write_text(result.stdout)
-    resources = tmp_path / "resources.yaml"
-    resources.write_text(docs_yaml)
-    result = run([kyverno, "apply", str(policies), "--resource", str(resources)], timeout=600)
-    summary = re.search(r"pass: (\d+), fail: (\d+), warn: (\d+), error: (\d+)", result.stdout)
-    assert summary, f"no summary from kyverno apply:\n{result.stdout}\n{result.stderr}"
-    passed, failed, _, errors = (int(n) for n in summary.groups())
-    assert errors == 0, result.stdout
-    assert passed > 0, result.stdout
-    return failed, result.stdout
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

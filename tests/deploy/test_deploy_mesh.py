@@ -24,6 +24,7 @@ from _deploy import (
     find,
     go_module_dir,
     kubectl,
+    kyverno_apply,
     of_kind,
     pod_security_restricted_problems,
     pod_spec,
@@ -32,7 +33,6 @@ from _deploy import (
     tool,
     versions,
 )
-from test_deploy_hardening import kyverno_apply
 
 pytestmark = pytest.mark.deploy
 

@@ -21,13 +21,13 @@ from _deploy import (
     SERVICES,
     find,
     kubectl_validate,
+    kyverno_apply,
     of_kind,
     pod_spec,
     render,
     run,
     versions,
 )
-from test_deploy_hardening import kyverno_apply
 
 pytestmark = pytest.mark.deploy
 
