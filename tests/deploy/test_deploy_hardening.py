@@ -19,6 +19,7 @@ from _deploy import (
     ROOT,
     Doc,
     hardening_problems,
+    kubectl,
     kyverno_apply,
     reachability_problems,
     render,
@@ -249,9 +250,7 @@ def test_reachability_check_catches_a_regression(mutation: str, tmp_path: Path) 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_the_app_passes_the_clusters_kyverno_policies(overlay: str, tmp_path: Path) -> None:
     """What make deploy applies must be admitted by what it installed just before."""
-    rendered = run(
-        [str(ROOT / ".venv/bin/kubectl"), "kustomize", str(ROOT / "deploy/overlays" / overlay)]
-    )
+    rendered = run([kubectl(), "kustomize", str(ROOT / "deploy/overlays" / overlay)])
     failed, output = kyverno_apply(tmp_path, rendered.stdout)
     assert failed == 0, output
 

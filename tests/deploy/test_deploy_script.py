@@ -20,6 +20,7 @@ from _deploy import (
     ROOT,
     SERVICES,
     find,
+    kubectl,
     kubectl_validate,
     kyverno_apply,
     of_kind,
@@ -246,7 +247,7 @@ def test_a_real_run_stops_at_the_first_missing_tool_and_names_it(sandbox: Path) 
     assert result.returncode != 0
     assert "kubectl is needed" in result.stderr and "make venv" in result.stderr
     # With kubectl present (but no cluster), the next missing tool is helm, named with a link.
-    (sandbox.parent / "bin/kubectl").symlink_to(ROOT / ".venv/bin/kubectl")
+    (sandbox.parent / "bin/kubectl").symlink_to(kubectl())
     result = deploy_sh(sandbox, "deploy", CLUSTER_KIND="kind")
     assert result.returncode != 0
     assert "==> [1/" in result.stdout
