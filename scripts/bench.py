@@ -213,6 +213,17 @@ class Service:
         }
 
 
+def cpu_seconds(root: int) -> float:
+    """CPU time of a process tree so far, including its reaped children (recycled workers)."""
+    ticks = 0
+    for pid in process_tree(root):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            # utime, stime, cutime, cstime (fields 14-17 of proc(5); 3 is the first here)
+            ticks += sum(int(value) for value in fields[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def process_tree(root: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
@@ -629,12 +640,15 @@ def check_targets(result: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
 
 def print_table(result: dict[str, Any], rows: list[tuple[str, str, str, bool]]) -> None:
     print()
-    print(f"{'load (64 connections)':<24}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    print(
+        f"{'load (64 connections)':<24}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
+        f"{'CPU us/req':>12}"
+    )
     for name in ("ceiling", "mix", "fanout"):
         run = result["runs"][name]
         print(
             f"{name + ' ' + run['path']:<24}{run['rps']:>10.0f}{run['p50_ms']:>9.2f}"
-            f"{run['p99_ms']:>9.2f}{run['errors']:>8}"
+            f"{run['p99_ms']:>9.2f}{run['errors']:>8}{run.get('cpu_us_per_request', '-'):>12}"
         )
     print()
     print(f"{'memory after load':<24}{'RSS MiB':>10}{'PSS MiB':>9}{'procs':>9}")
@@ -768,12 +782,29 @@ def run(plan: Plan, smoke: bool, out_dir: Path) -> int:
         rounds: dict[str, list[dict[str, Any]]] = {"ceiling": [], "mix": []}
         total = plan.rounds * plan.round_s
         print(f"bench: ceiling and mix, {plan.rounds} alternating rounds, {total:g} s each")
+        # CPU time per answer is the aggregator's own cost, which the other work on a shared
+        # machine disturbs far less than it disturbs requests per second.
+        cpu = {"ceiling": 0.0, "mix": 0.0}
+        assert stack.aggregator.process is not None
         for _ in range(plan.rounds):
             for name in ("ceiling", "mix"):
+                before = cpu_seconds(stack.aggregator.process.pid)
                 rounds[name].append(wrk(agg + PATHS[name], plan.round_s))
+                cpu[name] += cpu_seconds(stack.aggregator.process.pid) - before
         runs = {name: combine(name, rounds[name]) for name in rounds}
+        for name in rounds:
+            runs[name]["cpu_us_per_request"] = round(cpu[name] / runs[name]["requests"] * 1e6)
         print(f"bench: fan-out for {plan.fanout_s:g} s", flush=True)
+        assert stack.fanout.process and stack.verbs.process and stack.nouns.process
+        trees = (stack.fanout.process.pid, stack.verbs.process.pid, stack.nouns.process.pid)
+        before_fanout = [cpu_seconds(pid) for pid in trees]
         runs["fanout"] = wrk(fan + PATHS["fanout"], plan.fanout_s) | {"path": PATHS["fanout"]}
+        spent = [cpu_seconds(pid) - was for pid, was in zip(trees, before_fanout, strict=True)]
+        runs["fanout"]["cpu_us_per_request"] = round(spent[0] / runs["fanout"]["requests"] * 1e6)
+        # What the two upstream calls of every fan-out answer cost the word services.
+        runs["fanout"]["upstream_cpu_us_per_request"] = round(
+            (spent[1] + spent[2]) / runs["fanout"]["requests"] * 1e6
+        )
         memory = {service.name: service.memory_mib() for service in stack.services}
         print("bench: freshness", flush=True)
         freshness = measure_freshness(stack, plan.freshness_trials)
@@ -794,6 +825,8 @@ def run(plan: Plan, smoke: bool, out_dir: Path) -> int:
         "fanout_rps": runs["fanout"]["rps"],
         "fanout_p99_ms": runs["fanout"]["p99_ms"],
         "mix_over_fanout": round(mix["rps"] / runs["fanout"]["rps"], 2),
+        "ceiling_cpu_us_per_request": ceiling["cpu_us_per_request"],
+        "mix_cpu_us_per_request": mix["cpu_us_per_request"],
         # Socket errors and non-2xx answers of the ceiling and mix runs.
         "errors": ceiling["errors"] + mix["errors"],
         "fanout_errors": runs["fanout"]["errors"],
