@@ -607,3 +607,65 @@ def kyverno_apply(tmp_path: Path, docs_yaml: str) -> tuple[int, str]:
     assert errors == 0, result.stdout
     assert passed > 0, result.stdout
     return failed, result.stdout
+
+
+# --- the gateway istiod generates -------------------------------------------------------------
+
+GATEWAY_RENDER_TEST = Path(__file__).parent / "istio/wordmix_gateway_render_test.go"
+
+
+def istio_source() -> Path:
+    """A writable copy of the istio.io/istio module at ISTIO_MODULE_VERSION (the module cache
+    is read-only), kept in the tools cache so Go's build cache makes later runs quick."""
+    version = versions()["ISTIO_MODULE_VERSION"]
+    target = CACHE / f"istio-src-{version}"
+    if (target / "go.mod").exists():
+        return target
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(go_module_dir("istio.io/istio", version), partial)
+    for path in [partial, *partial.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode | 0o200)
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    return target
+
+
+def generated_gateway(tmp_path: Path, docs: list[Doc], injector_values: str) -> list[Doc]:
+    """What istiod's deployment controller creates for the rendered Gateway: Istio's own
+    controller and gateway template, run by tests/deploy/istio/wordmix_gateway_render_test.go
+    inside the pinned Istio source, given the install's injector values."""
+    source = istio_source()
+    package = source / "pilot/pkg/config/kube/gatewaycommon"
+    shutil.copyfile(GATEWAY_RENDER_TEST, package / "zz_wordmix_gateway_render_test.go")
+    gateway = find(docs, "Gateway", "wordmix-gateway")
+    options = find(docs, "ConfigMap", gateway["spec"]["infrastructure"]["parametersRef"]["name"])
+    objects, values, out = (
+        tmp_path / "objects.yaml",
+        tmp_path / "values.yaml",
+        tmp_path / "out.yaml",
+    )
+    objects.write_text("\n---\n".join(yaml.safe_dump(doc) for doc in (gateway, options)))
+    values.write_text(injector_values)
+    result = run(
+        [
+            "go",
+            "test",
+            "-count=1",
+            "-run",
+            "^TestWordmixGatewayRender$",
+            "./" + str(package.relative_to(source)),
+        ],
+        cwd=source,
+        env={
+            **os.environ,
+            "CGO_ENABLED": "0",
+            "WORDMIX_OBJECTS": str(objects),
+            "WORDMIX_VALUES": str(values),
+            "WORDMIX_OUT": str(out),
+        },
+        timeout=3600,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return [doc for doc in yaml.safe_load_all(out.read_text()) if doc]

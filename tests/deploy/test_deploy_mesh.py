@@ -22,6 +22,7 @@ from _deploy import (
     WORKLOAD_KINDS,
     Doc,
     find,
+    generated_gateway,
     go_module_dir,
     kubectl,
     kyverno_apply,
@@ -183,3 +184,44 @@ def test_the_gateway_options_are_overlays_the_pinned_istio_applies(tmp_path: Pat
         assert deployment["spec"]["template"]["spec"]["securityContext"]["seccompProfile"] == {
             "type": "RuntimeDefault"
         }
+
+
+def gateway_pods(tmp_path: Path, docs: list[Doc]) -> list[Doc]:
+    values = istio_config_maps(tmp_path, planned_istio_install())["istio-sidecar-injector"]
+    (tmp_path / "render").mkdir()
+    return generated_gateway(tmp_path / "render", docs, values["values"])
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_gateway_istio_generates_passes_pod_security_and_kyverno(
+    overlay: str, tmp_path: Path
+) -> None:
+    """The gateway's Deployment is made by istiod at run time, from its template, the install's
+    values and the wordmix-gateway-options overlays; rendered here by the same code."""
+    objects = gateway_pods(tmp_path, render(overlay))
+    deployment = find(objects, "Deployment", "wordmix-gateway-istio")
+    # The identity the AuthorizationPolicies name: cluster.local/ns/app/sa/wordmix-gateway-istio
+    assert pod_spec(deployment)["serviceAccountName"] == "wordmix-gateway-istio"
+    assert deployment["metadata"]["namespace"] == "app"
+    assert pod_security_restricted_problems(deployment) == []
+    failed, output = kyverno_apply(tmp_path, yaml.safe_dump(deployment))
+    assert failed == 0, output
+    service = find(objects, "Service", "wordmix-gateway-istio")
+    expected_type = "ClusterIP" if overlay == "local" else "LoadBalancer"
+    assert service["spec"]["type"] == expected_type
+    if overlay == "production":
+        assert find(objects, "HorizontalPodAutoscaler", "wordmix-gateway-istio")
+        assert find(objects, "PodDisruptionBudget", "wordmix-gateway-istio")
+
+
+def test_without_its_options_the_gateway_would_be_refused(tmp_path: Path) -> None:
+    docs = render("local")
+    gateway = find(docs, "Gateway", "wordmix-gateway")
+    options = find(docs, "ConfigMap", "wordmix-gateway-options")
+    options["data"] = {}
+    objects = gateway_pods(tmp_path, [gateway, options])
+    deployment = find(objects, "Deployment", "wordmix-gateway-istio")
+    problems = pod_security_restricted_problems(deployment)
+    assert any("seccomp" in problem for problem in problems), problems
+    failed, output = kyverno_apply(tmp_path, yaml.safe_dump(deployment))
+    assert "disallow-token-automount" in output and failed >= 1, output
