@@ -666,13 +666,19 @@ def print_table(result: dict[str, Any], rows: list[tuple[str, str, str, bool]]) 
         print(f"{what:<30}{measured:>10}  {wanted:<26}{'ok' if met else 'MISSED'}")
 
 
-def plot(result: dict[str, Any], path: Path) -> None:
+def require_matplotlib() -> Any:
     try:
         import matplotlib
     except ImportError:
         raise BenchError(
-            "matplotlib is not installed in the venv: make venv (it is a dev dependency)"
+            f"matplotlib is missing from {sys.executable}: it is a dev dependency "
+            "(requirements/dev.txt), so `make venv`, or `.venv/bin/pip install matplotlib`"
         ) from None
+    return matplotlib
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    matplotlib = require_matplotlib()
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -729,6 +735,20 @@ def plot(result: dict[str, Any], path: Path) -> None:
     ):
         if timeline.get(key) is not None:
             ax.axvline(timeline[key], color="black", linestyle=style, linewidth=1, label=label)
+    fault = result["fault"]
+    recovery = fault["recovery_s"]
+    ax.text(
+        0.99,
+        0.97,
+        f"wrk answers by status: {fault['statuses']}\n"
+        f"non-problem failures: {fault['non_problem_failures']}\n"
+        f"nouns ready -> first good mix: " + ("never" if recovery is None else f"{recovery:.2f} s"),
+        transform=ax.transAxes,
+        ha="right",
+        va="top",
+        fontsize=8,
+        bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "#cccccc"},
+    )
     ax.set_xlabel("s since the load started")
     ax.set_ylabel("client latency (ms)")
     ax.legend(fontsize=8, loc="upper left")
@@ -748,14 +768,28 @@ def plot(result: dict[str, Any], path: Path) -> None:
 # -- main ------------------------------------------------------------------------------------
 
 
+class Stopped(Exception):
+    """Someone stopped the run (a signal); not an error of the bench."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
 @contextlib.contextmanager
 def stopped_on_signals() -> Iterator[None]:
-    """SIGTERM and SIGHUP end the run like Ctrl-C does, through the cleanup in `finally`."""
+    """Ctrl-C, SIGTERM and SIGHUP end the run through the cleanup in `finally`. SIGINT is
+    set here too: a shell starting the bench in the background leaves it ignored."""
+
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
     def leave(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)
+        # Once is enough: a second Ctrl-C must not cut the cleanup short.
+        for sig in signals:
+            signal.signal(sig, signal.SIG_IGN)
+        raise Stopped(signum)
 
-    previous = {sig: signal.signal(sig, leave) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    previous = {sig: signal.signal(sig, leave) for sig in signals}
     try:
         yield
     finally:
@@ -765,6 +799,7 @@ def stopped_on_signals() -> Iterator[None]:
 
 def run(plan: Plan, smoke: bool, out_dir: Path) -> int:
     wrk_binary()
+    require_matplotlib()
     if not GUNICORN_CONF.exists():
         raise BenchError(f"{GUNICORN_CONF} is missing: the bench runs the images' configuration")
     began = time.monotonic()
@@ -880,9 +915,9 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as error:
         print(f"bench: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("bench: interrupted; every process it started is stopped", file=sys.stderr)
-        return 130
+    except Stopped as stopped:
+        print(f"bench: {stopped}; every process it started is stopped", file=sys.stderr)
+        return 128 + stopped.signum
 
 
 if __name__ == "__main__":
