@@ -451,7 +451,8 @@ write_app_kustomization() {
 # wait_job NAME: until the Job completes; on failure show its logs and stop.
 wait_job() {
   local job=$1 state i
-  run "$KUBECTL" -n "$NAMESPACE" wait --for=condition=Complete "job/$job" --timeout="$TIMEOUT"
+  # Polled rather than `kubectl wait`, which would sit out its timeout on a failed Job.
+  show "$KUBECTL -n $NAMESPACE get job $job   # until Complete (up to 15 min); if Failed, show its logs and stop"
   [[ $DRY_RUN == 1 ]] && return 0
   for ((i = 0; i < 180; i++)); do
     state=$("$KUBECTL" -n "$NAMESPACE" get job "$job" \

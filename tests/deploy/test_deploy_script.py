@@ -135,7 +135,7 @@ INSTALL_ORDER = (
     r"^kubectl -n app delete job migrate-verbs migrate-nouns --ignore-not-found",
     r"^kubectl apply -k \S+/var/deploy/(local|production)$",
     r"^kubectl -n app rollout status statefulset/postgres",
-    r"job/migrate-verbs",
+    r"^kubectl -n app get job migrate-verbs ",
     r"^kubectl -n app rollout status deployment/aggregator",
     r"^kubectl -n app wait --for=condition=Programmed gateway/wordmix-gateway",
 )
