@@ -372,7 +372,7 @@ case $line in
     printf 'c2VjcmV0LWRiLXBhc3N3b3Jk' ;;  # base64 of secret-db-password
   "kubectl -n app get secret "*) [[ -f $FAKE_STATE/$5 ]] || exit 1 ;;
   "kubectl -n app create secret generic "*) touch "$FAKE_STATE/$6" ;;
-  "kubectl -n app get job "*) echo Complete ;;
+  "kubectl -n app get job "*) echo "${FAKE_JOB_STATE:-Complete}" ;;
 esac
 exit 0
 """
@@ -454,3 +454,11 @@ def test_a_real_run_creates_the_secrets_once_and_never_on_a_command_line(
     assert second.returncode == 0, second.stdout + second.stderr
     assert not [call for call in calls if " create secret " in call]
     assert second.stdout.count("exists: kept") == 4
+
+
+def test_a_failed_migration_stops_the_deploy_with_its_logs(fake_cluster: Path) -> None:
+    result, calls = real_run(fake_cluster, FAKE_JOB_STATE="Failed")
+    assert result.returncode != 0
+    assert "Job migrate-verbs failed" in result.stderr
+    assert "kubectl -n app logs job/migrate-verbs -c migrate --tail=50" in calls
+    assert not [call for call in calls if "rollout status deployment/" in call]
