@@ -461,4 +461,4 @@ def test_a_failed_migration_stops_the_deploy_with_its_logs(fake_cluster: Path) -
     assert result.returncode != 0
     assert "Job migrate-verbs failed" in result.stderr
     assert "kubectl -n app logs job/migrate-verbs -c migrate --tail=50" in calls
-    assert not [call for call in calls if "rollout status deployment/" in call]
+    assert not [call for call in calls if "-n app rollout status deployment/" in call]
