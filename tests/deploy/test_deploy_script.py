@@ -462,3 +462,21 @@ def test_a_failed_migration_stops_the_deploy_with_its_logs(fake_cluster: Path) -
     assert "Job migrate-verbs failed" in result.stderr
     assert "kubectl -n app logs job/migrate-verbs -c migrate --tail=50" in calls
     assert not [call for call in calls if "-n app rollout status deployment/" in call]
+
+
+def test_admin_forwards_the_two_admins_to_the_documented_ports(sandbox: Path) -> None:
+    result = deploy_sh(sandbox, "admin", DRY_RUN="1")
+    assert result.returncode == 0, result.stderr
+    assert commands(result.stdout) == [
+        "kubectl -n app port-forward deployment/verbs 8001:8000 & "
+        "kubectl -n app port-forward deployment/nouns 8002:8000"
+    ]
+    assert "http://localhost:8001/admin/" in result.stdout
+    assert "http://localhost:8002/admin/" in result.stdout
+
+
+def test_an_unknown_subcommand_prints_the_usage(sandbox: Path) -> None:
+    result = deploy_sh(sandbox, "deplyo")
+    assert result.returncode == 2
+    for subcommand in ("deploy", "verify", "undeploy", "admin"):
+        assert f"scripts/deploy.sh {subcommand}" in result.stderr
