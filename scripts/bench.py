@@ -565,6 +565,9 @@ def machine() -> dict[str, Any]:
         "kernel": platform.release(),
         "python": platform.python_version(),
         "wrk": wrk_version.strip(),
+        # Other work on the machine shifts absolute figures; the ratios are measured in
+        # alternating rounds to stand up to it.
+        "load_average_at_end": [round(value, 2) for value in os.getloadavg()],
     }
 
 
@@ -758,7 +761,8 @@ def plot(result: dict[str, Any], path: Path) -> None:
     fig.suptitle(
         f"wordmix bench {'(smoke) ' if result['smoke'] else ''}- {info['nproc']} cores "
         f"{info['cpu']}, gunicorn {result['gunicorn']['workers']}x"
-        f"{result['gunicorn']['threads']} threads, wrk -t{WRK_THREADS} -c{CONNECTIONS}"
+        f"{result['gunicorn']['threads']} threads, wrk -t{WRK_THREADS} -c{CONNECTIONS}, "
+        f"load average {info['load_average_at_start'][0]:.1f} at start"
     )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -803,6 +807,7 @@ def run(plan: Plan, smoke: bool, out_dir: Path) -> int:
     if not GUNICORN_CONF.exists():
         raise BenchError(f"{GUNICORN_CONF} is missing: the bench runs the images' configuration")
     began = time.monotonic()
+    load_at_start = [round(value, 2) for value in os.getloadavg()]
     out_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="wordmix-bench-"))
     stack = Stack(work)
@@ -883,7 +888,7 @@ def run(plan: Plan, smoke: bool, out_dir: Path) -> int:
             "connections": CONNECTIONS,
             "seconds": {"ceiling": total, "mix": total, "fanout": plan.fanout_s},
         },
-        "machine": machine(),
+        "machine": machine() | {"load_average_at_start": load_at_start},
         "ports": {service.name: service.port for service in stack.services},
         "smoke": smoke,
         "bench_seconds": round(time.monotonic() - began, 1),
