@@ -289,10 +289,9 @@ step_gateway_api() {
 }
 
 step_istio() {
-  # Pod Security `restricted` in namespace app refuses the istio-init container (it needs
-  # NET_ADMIN and NET_RAW to redirect traffic); Istio's CNI plugin sets the redirection up
-  # from the node instead, so the app's pods keep every capability dropped.
-  local args=(install -y -f "$ROOT/security/istio/profile.yaml" --set components.cni.enabled=true)
+  # The profile enables Istio's CNI plugin: Pod Security `restricted` in namespace app would
+  # refuse the istio-init container it replaces (NET_ADMIN, NET_RAW).
+  local args=(install -y -f "$ROOT/security/istio/profile.yaml")
   # Istio's platform profiles set the CNI plugin's paths where these distributions differ.
   case $CLUSTER_KIND in
     k3d | k3s | minikube) args+=(--set "values.global.platform=$CLUSTER_KIND") ;;
