@@ -81,6 +81,8 @@ STORAGES = {
 
 # Under DEBUG (make run) static files are served from the apps without collectstatic.
 WHITENOISE_USE_FINDERS = DEBUG
+# Pages link to the hashed names only; the unhashed copies would be dead weight in the image.
+WHITENOISE_KEEP_ONLY_HASHED_FILES = not DEBUG
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
