@@ -21,7 +21,6 @@ venv: $(VENV)/.installed ## create .venv from the hashed lock file
 $(VENV)/.installed: requirements/dev.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is needed (python3.13 preferred)"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q --require-hashes --no-deps -r requirements/dev.txt
 	@touch $@
 
@@ -40,9 +39,10 @@ format: venv
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: lint ## the whole suite: app (SQLite and PostgreSQL), images, deploy, security, audit
-	$(PYTEST)
+test: lint ## the whole suite: app (SQLite and PostgreSQL), images, deploy, security, bench smoke, audit
+	$(PYTEST) --ignore=tests/audit
 	$(MAKE) test-app-postgres
+	$(MAKE) audit
 
 test-app: venv ## the app's tests on SQLite (or on DATABASE_URL when set)
 	$(PYTEST) tests/app
@@ -58,6 +58,9 @@ test-deploy: venv ## render and validate every overlay of deploy/, dry-run the i
 
 test-security: venv ## run Kyverno, istioctl and the Falco/KubeArmor checks over security/
 	$(PYTEST) tests/security
+
+audit: venv ## the app's own security: fuzzing, bad-input corpus, pip-audit, bandit, checkov
+	scripts/audit.sh
 
 images: ## build wordmix-verbs, wordmix-nouns, wordmix-aggregator
 	scripts/build-images.sh

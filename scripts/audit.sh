@@ -47,7 +47,6 @@ ensure_venv() {
     "$(find_python)" -m venv "$AUDIT_VENV"
     # A venv made by Python < 3.13 has no .gitignore of its own; ruff and git must skip it.
     [[ -f $AUDIT_VENV/.gitignore ]] || printf '*\n' >"$AUDIT_VENV/.gitignore"
-    "$AUDIT_VENV/bin/python" -m pip install -q --upgrade pip
     "$AUDIT_VENV/bin/python" -m pip install -q --require-hashes --no-deps -r "$LOCK"
     printf '%s\n' "$want" >"$AUDIT_VENV/.installed"
   fi
