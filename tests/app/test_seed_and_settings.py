@@ -11,43 +11,10 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from nouns.models import Noun
+from tests.original import NOUNS, VERBS
 from verbs.models import Verb
 
 ROOT = Path(__file__).resolve().parents[2]
-VERBS = [
-    "run",
-    "jump",
-    "write",
-    "sing",
-    "read",
-    "dance",
-    "speak",
-    "drive",
-    "cook",
-    "swim",
-    "walk",
-    "fly",
-    "climb",
-    "paint",
-    "laugh",
-]
-NOUNS = [
-    "dog",
-    "cat",
-    "house",
-    "car",
-    "tree",
-    "book",
-    "computer",
-    "phone",
-    "flower",
-    "mountain",
-    "river",
-    "city",
-    "ocean",
-    "bird",
-    "table",
-]
 
 
 @pytest.mark.django_db

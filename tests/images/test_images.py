@@ -28,6 +28,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests import original
 from tests.images.containers import (
     SERVICES,
     Stack,
@@ -47,44 +48,8 @@ from tests.images.containers import (
 
 pytestmark = pytest.mark.images
 
-SEED_VERBS = set(
-    [
-        "run",
-        "jump",
-        "write",
-        "sing",
-        "read",
-        "dance",
-        "speak",
-        "drive",
-        "cook",
-        "swim",
-        "walk",
-        "fly",
-        "climb",
-        "paint",
-        "laugh",
-    ]
-)
-SEED_NOUNS = set(
-    [
-        "dog",
-        "cat",
-        "house",
-        "car",
-        "tree",
-        "book",
-        "computer",
-        "phone",
-        "flower",
-        "mountain",
-        "river",
-        "city",
-        "ocean",
-        "bird",
-        "table",
-    ]
-)
+SEED_VERBS = set(original.VERBS)
+SEED_NOUNS = set(original.NOUNS)
 MAX_IMAGE_BYTES = 200 * 1000 * 1000
 MEMORY_LIMIT = 128 * 1024 * 1024
 APP_UID = "10001"
