@@ -11,10 +11,12 @@ import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# The contract's ports; WORDMIX_RUN_PORT moves all three (the test of `make run` uses it).
+BASE_PORT = int(os.environ.get("WORDMIX_RUN_PORT", "8000"))
 SERVICES = [
-    ("aggregator", 8000, "\033[35m"),
-    ("verbs", 8001, "\033[36m"),
-    ("nouns", 8002, "\033[33m"),
+    ("aggregator", BASE_PORT, "\033[35m"),
+    ("verbs", BASE_PORT + 1, "\033[36m"),
+    ("nouns", BASE_PORT + 2, "\033[33m"),
 ]
 RESET = "\033[0m"
 
@@ -24,6 +26,10 @@ def service_env(service: str) -> dict[str, str]:
     env.setdefault("DJANGO_DEBUG", "1")
     env.setdefault("WORDMIX_LOG_FORMAT", "text")
     env["DJANGO_SETTINGS_MODULE"] = f"wordmix.settings.{service}"
+    env.setdefault("VERBS_URL", f"http://127.0.0.1:{BASE_PORT + 1}")
+    env.setdefault("NOUNS_URL", f"http://127.0.0.1:{BASE_PORT + 2}")
+    env.setdefault("WORDMIX_VERBS_ADMIN_URL", f"http://localhost:{BASE_PORT + 1}/admin/")
+    env.setdefault("WORDMIX_NOUNS_ADMIN_URL", f"http://localhost:{BASE_PORT + 2}/admin/")
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
 
@@ -46,9 +52,10 @@ def pump(name: str, colour: str, stream) -> None:  # type: ignore[no-untyped-def
 
 
 def main() -> int:
-    (ROOT / "var").mkdir(exist_ok=True)
+    var_dir = Path(os.environ.get("WORDMIX_VAR_DIR", ROOT / "var"))
+    var_dir.mkdir(exist_ok=True)
     for service in ("verbs", "nouns"):
-        print(f"== {service}: migrating var/{service}.sqlite3 (seeds the 15 starting words once)")
+        print(f"== {service}: migrating {var_dir / service}.sqlite3 (seeds the words once)")
         manage(service, "migrate", "--noinput", "-v", "0")
         manage(service, "ensure_admin")
 
@@ -71,9 +78,11 @@ def main() -> int:
 
     print(
         "\nwordmix is starting:\n"
-        "  web page      http://localhost:8000/\n"
-        "  verbs admin   http://localhost:8001/admin/   (API: http://localhost:8001/api/v1/verbs/)\n"
-        "  nouns admin   http://localhost:8002/admin/   (API: http://localhost:8002/api/v1/nouns/)\n"
+        f"  web page      http://localhost:{BASE_PORT}/\n"
+        f"  verbs admin   http://localhost:{BASE_PORT + 1}/admin/"
+        f"   (API: http://localhost:{BASE_PORT + 1}/api/v1/verbs/)\n"
+        f"  nouns admin   http://localhost:{BASE_PORT + 2}/admin/"
+        f"   (API: http://localhost:{BASE_PORT + 2}/api/v1/nouns/)\n"
         + (
             f"  log in as     {os.environ['WORDMIX_ADMIN_USER']} (WORDMIX_ADMIN_PASSWORD)\n"
             if os.environ.get("WORDMIX_ADMIN_USER") and os.environ.get("WORDMIX_ADMIN_PASSWORD")

@@ -58,6 +58,7 @@ class RequestIdMiddleware:
             if name in request.headers and len(request.headers[name]) <= 512
         }
         headers["x-request-id"] = request_id
+        request.request_id = request_id  # type: ignore[attr-defined]
         id_token = _request_id.set(request_id)
         headers_token = _trace_headers.set(headers)
         started = time.perf_counter()
@@ -80,7 +81,10 @@ class RequestIdMiddleware:
 
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = _request_id.get()
+        # Django logs a 4xx/5xx answer after the middleware chain has returned (and reset the
+        # context), but hands the request to the record: take the id from there.
+        request = getattr(record, "request", None)
+        record.request_id = getattr(request, "request_id", None) or _request_id.get()
         return True
 
 

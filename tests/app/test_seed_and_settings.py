@@ -131,3 +131,32 @@ def test_suite_runs_on_the_database_it_was_given() -> None:
     url = os.environ.get("DATABASE_URL", "")
     expected = "postgresql" if url.startswith("postgres") else "sqlite"
     assert connection.vendor == expected
+
+
+def test_production_logs_are_json_lines_with_the_request_id() -> None:
+    """In production each log record is one JSON object carrying the request's id."""
+    code = (
+        "import django, logging; django.setup();"
+        "from django.test import Client;"
+        "Client().get('/no-such-page', HTTP_X_REQUEST_ID='req-42', HTTP_HOST='localhost')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=_env(
+            "verbs",
+            DJANGO_SECRET_KEY="k" * 50,
+            DATABASE_URL="sqlite:///:memory:",
+        ),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    import json
+
+    records = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]
+    not_found = [r for r in records if r["logger"] == "django.request"]
+    assert not_found, result.stderr
+    assert not_found[0]["level"] == "WARNING"
+    assert not_found[0]["request_id"] == "req-42"
+    assert not_found[0]["status_code"] == 404

@@ -12,7 +12,8 @@ from django.core.management.utils import get_random_secret_key
 from wordmix.env import env_bool, env_float, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-VAR_DIR = BASE_DIR / "var"
+# Where the SQLite databases of the embedded default live (make run).
+VAR_DIR = Path(env_str("WORDMIX_VAR_DIR", str(BASE_DIR / "var")))
 
 # Which service this process is; each service module sets it.
 WORDMIX_SERVICE = "base"
