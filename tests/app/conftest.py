@@ -3,7 +3,7 @@ from typing import Any
 
 import pytest
 
-from tests.app.stack import SECRET, manage, word_service_env
+from tests.app.stack import prepare_stack, running
 from tests.app.upstreams import Service
 
 
@@ -18,27 +18,6 @@ def admin_client_for(service: Any, staff_user: Any) -> Any:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory) -> Iterator[dict[str, Service]]:  # type: ignore[no-untyped-def]
-    tmp = tmp_path_factory.mktemp("stack")
-    manage("collect", {"DJANGO_SECRET_KEY": SECRET}, "collectstatic", "--noinput", "-v", "0")
-    services: dict[str, Service] = {}
-    for name in ("verbs", "nouns"):
-        env = word_service_env(name, tmp)
-        manage(name, env, "migrate", "--noinput")
-        manage(name, env, "ensure_admin")
-        services[name] = Service(name, env)
-    services["aggregator"] = Service(
-        "aggregator",
-        {
-            "DJANGO_SECRET_KEY": SECRET,
-            "VERBS_URL": services["verbs"].url,
-            "NOUNS_URL": services["nouns"].url,
-        },
-    )
-    try:
-        for service in services.values():
-            service.start()
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Service]]:
+    with running(prepare_stack(tmp_path_factory.mktemp("stack"))) as services:
         yield services
-    finally:
-        for service in services.values():
-            service.stop()

@@ -1,12 +1,18 @@
 """The three services with production settings under gunicorn, migrated and with an admin
 user: what the integration and browser tests run against."""
 
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tests.app.upstreams import ROOT
+
+if TYPE_CHECKING:
+    from tests.app.upstreams import Service
 
 SECRET = "integration-test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 
@@ -56,3 +62,38 @@ def staff_token(name: str, env: dict[str, str]) -> str:
         text=True,
     ).stdout
     return out.split()[2]  # "Generated token <key> for user editor"
+
+
+def prepare_stack(tmp: Path, word_env: dict[str, str] | None = None) -> dict[str, "Service"]:
+    """Static files collected, both word databases migrated (seeded) with an admin user, and
+    the three services ready to start (not started): verbs, nouns and an aggregator on them."""
+    from tests.app.upstreams import Service
+
+    manage("collect", {"DJANGO_SECRET_KEY": SECRET}, "collectstatic", "--noinput", "-v", "0")
+    services: dict[str, Service] = {}
+    for name in ("verbs", "nouns"):
+        env = {**word_service_env(name, tmp), **(word_env or {})}
+        manage(name, env, "migrate", "--noinput")
+        manage(name, env, "ensure_admin")
+        services[name] = Service(name, env)
+    services["aggregator"] = Service(
+        "aggregator",
+        {
+            "DJANGO_SECRET_KEY": SECRET,
+            "VERBS_URL": services["verbs"].url,
+            "NOUNS_URL": services["nouns"].url,
+        },
+    )
+    return services
+
+
+@contextlib.contextmanager
+def running(services: dict[str, "Service"]) -> Iterator[dict[str, "Service"]]:
+    """Start every service, and stop every one of them whatever happens."""
+    try:
+        for service in services.values():
+            service.start()
+        yield services
+    finally:
+        for service in services.values():
+            service.stop()

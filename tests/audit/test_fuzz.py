@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.app.stack import SECRET, manage, staff_token, word_service_env
+from tests.app.stack import SECRET, prepare_stack, running, staff_token
 from tests.app.upstreams import ROOT, Service, free_port
 
 pytestmark = pytest.mark.integration
@@ -63,22 +63,7 @@ def schemathesis_bin() -> Path:
 
 @pytest.fixture(scope="module")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Service]]:
-    tmp = tmp_path_factory.mktemp("fuzz")
-    manage("collect", {"DJANGO_SECRET_KEY": SECRET}, "collectstatic", "--noinput", "-v", "0")
-    started: dict[str, Service] = {}
-    for name in ("verbs", "nouns"):
-        env = {**word_service_env(name, tmp), **UNTHROTTLED}
-        manage(name, env, "migrate", "--noinput")
-        manage(name, env, "ensure_admin")
-        started[name] = Service(name, env)
-    started["aggregator"] = Service(
-        "aggregator",
-        {
-            "DJANGO_SECRET_KEY": SECRET,
-            "VERBS_URL": started["verbs"].url,
-            "NOUNS_URL": started["nouns"].url,
-        },
-    )
+    started = prepare_stack(tmp_path_factory.mktemp("fuzz"), UNTHROTTLED)
     # Nothing listens on these ports: every upstream call is refused, as when both
     # services are down.
     started["aggregator-dead-upstreams"] = Service(
@@ -89,13 +74,8 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Ser
             "NOUNS_URL": f"http://127.0.0.1:{free_port()}",
         },
     )
-    try:
-        for service in started.values():
-            service.start()
+    with running(started):
         yield started
-    finally:
-        for service in started.values():
-            service.stop()
 
 
 def run_schemathesis(
