@@ -56,11 +56,12 @@ class _Pool:
     """A requests.Session and a thread pool per process: gunicorn forks workers after the
     module may have been imported, and neither sockets nor threads survive a fork."""
 
+    session: requests.Session
+    executor: ThreadPoolExecutor
+
     def __init__(self) -> None:
-        self._pid = -1
+        self._pid = -1  # made on first use in each process, by _ensure
         self._lock = threading.Lock()
-        self.session = requests.Session()
-        self.executor = ThreadPoolExecutor(max_workers=1)
 
     def _ensure(self) -> None:
         if self._pid == os.getpid():
@@ -134,17 +135,17 @@ class WordList:
         self._failed_at = float("-inf")
         self._too_big = False
 
-    def _fresh(self, now: float) -> bool:
+    def is_fresh(self, now: float) -> bool:
         return now - self._fetched_at < self.ttl
 
     def words(self) -> list[str] | None:
         """The list, or None when it is too long to cache (then ask for one random word)."""
         now = time.monotonic()
-        if self._fresh(now):
+        if self.is_fresh(now):
             return None if self._too_big else self._words
         with self._lock:  # one refresh at a time; the others wait and reuse it
             now = time.monotonic()
-            if self._fresh(now):
+            if self.is_fresh(now):
                 return None if self._too_big else self._words
             if self._failure is not None and now - self._failed_at < self.FAILURE_HOLD:
                 raise self._failure
@@ -219,7 +220,7 @@ def random_mix() -> tuple[str, str]:
         return _both(lambda: random_word(verbs), lambda: random_word(nouns))
     verb_list, noun_list = word_list(verbs), word_list(nouns)
     now = time.monotonic()
-    if verb_list._fresh(now) and noun_list._fresh(now):
+    if verb_list.is_fresh(now) and noun_list.is_fresh(now):
         return verb_list.random_word(), noun_list.random_word()
     return _both(verb_list.random_word, noun_list.random_word)
 

@@ -25,10 +25,10 @@ class WordForm(forms.ModelForm):
             text = rules.clean(self.cleaned_data["text"])
         except rules.InvalidWord as error:
             raise ValidationError(str(error)) from None
-        model = self._meta.model
-        duplicate = model.objects.filter(text=text).exclude(pk=self.instance.pk)
-        if duplicate.exists():
-            raise ValidationError(f"{text!r} is already in the {model.plural} list.")
+        try:
+            services.ensure_unique(model=self._meta.model, text=text, exclude_pk=self.instance.pk)
+        except services.DuplicateWord as error:
+            raise ValidationError(error.detail) from None
         return text
 
 

@@ -19,7 +19,6 @@ from rest_framework import filters, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
@@ -28,22 +27,7 @@ from rest_framework.views import APIView
 from wordmix.problems import PROBLEM_CONTENT_TYPE, problem_body
 from wordmix.words import rules, selectors, services, transfer
 from wordmix.words.models import Word
-
-
-class PlainTextParser(BaseParser):
-    """Bodies of text/plain or text/csv (an export, to import back), decoded as UTF-8."""
-
-    media_type = "text/*"
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> str:
-        try:
-            text = stream.read().decode("utf-8")
-        except UnicodeDecodeError:
-            raise ParseError("The body is not UTF-8 text.") from None
-        # As the admin's import: a NUL means a binary file, not a list with one bad line.
-        if "\x00" in text:
-            raise ParseError("The body is not text (it contains NUL bytes).")
-        return text
+from wordmix.words.parsers import PlainTextParser
 
 
 class WordPagination(PageNumberPagination):
@@ -101,14 +85,9 @@ class WordSerializer(serializers.Serializer):
         trim_whitespace=False,
         help_text="Letters, with single inner hyphens or apostrophes; 1-40 characters.",
     )
+    # The word rules themselves are applied once, by the service the view calls.
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
-
-    def validate_text(self, value: str) -> str:
-        try:
-            return rules.clean(value)
-        except rules.InvalidWord as error:
-            raise serializers.ValidationError(str(error)) from None
 
 
 def _word_viewset(model: type[Word]) -> type[viewsets.GenericViewSet]:

@@ -1,5 +1,6 @@
-"""Writes. Every change to a word list goes through these functions, whatever the door
-(API, original /add route, admin form, bulk import), so the rules hold everywhere."""
+"""Writes. The API, the original /add route and both bulk imports change word lists through
+these functions; the admin's add/edit form applies the same rules (rules.clean) and the same
+uniqueness check (ensure_unique), and the database holds the last line either way."""
 
 from dataclasses import dataclass, field
 
@@ -20,41 +21,39 @@ class DuplicateWord(Problem):
         self.text = text
 
 
-def _exists(model: type[Word], text: str, *, exclude_pk: int | None = None) -> bool:
+def ensure_unique(*, model: type[Word], text: str, exclude_pk: int | None = None) -> None:
+    """Raise DuplicateWord if `text` (already cleaned, so lower-case) is in the list."""
     queryset = model.objects.filter(text=text)
     if exclude_pk is not None:
         queryset = queryset.exclude(pk=exclude_pk)
-    return queryset.exists()
+    if queryset.exists():
+        raise DuplicateWord(text, model.plural)
+
+
+def _save(word: Word, **save_options: object) -> Word:
+    """Save a cleaned, checked word; a lost race with another writer is a DuplicateWord."""
+    word.full_clean(validate_constraints=False)
+    try:
+        # A savepoint, so a lost race leaves the surrounding transaction usable.
+        with transaction.atomic():
+            word.save(**save_options)
+    except IntegrityError:
+        raise DuplicateWord(word.text, type(word).plural) from None
+    return word
 
 
 def word_create(*, model: type[Word], text: object) -> Word:
     """Add one word. Raises rules.InvalidWord or DuplicateWord; stores nothing then."""
     cleaned = rules.clean(text)
-    if _exists(model, cleaned):
-        raise DuplicateWord(cleaned, model.plural)
-    word = model(text=cleaned)
-    word.full_clean(validate_constraints=False)
-    try:
-        # A savepoint, so a lost race leaves the surrounding transaction usable.
-        with transaction.atomic():
-            word.save()
-    except IntegrityError:
-        raise DuplicateWord(cleaned, model.plural) from None
-    return word
+    ensure_unique(model=model, text=cleaned)
+    return _save(model(text=cleaned))
 
 
 def word_update(*, word: Word, text: object) -> Word:
     cleaned = rules.clean(text)
-    if _exists(type(word), cleaned, exclude_pk=word.pk):
-        raise DuplicateWord(cleaned, type(word).plural)
+    ensure_unique(model=type(word), text=cleaned, exclude_pk=word.pk)
     word.text = cleaned
-    word.full_clean(validate_constraints=False)
-    try:
-        with transaction.atomic():
-            word.save(update_fields=["text", "updated_at"])
-    except IntegrityError:
-        raise DuplicateWord(cleaned, type(word).plural) from None
-    return word
+    return _save(word, update_fields=["text", "updated_at"])
 
 
 def word_delete(*, word: Word) -> None:
