@@ -78,7 +78,8 @@ access_log_format = json.dumps(
         "bytes": "%(B)s",
         "duration_ms": "%(M)s",
         "user_agent": "%(a)s",
-        "request_id": "%({x-request-id}i)s",
+        # The response's header: the id the app used, also when the client sent none.
+        "request_id": "%({x-request-id}o)s",
     }
 )
 
@@ -101,6 +102,8 @@ logger_class = JsonAccessLogger
 
 
 def when_ready(server: object) -> None:
-    # Objects created while importing the app live as long as the process; freezing them
-    # keeps the garbage collector from writing to (and so un-sharing) their pages after fork.
-    gc.freeze()
+    # With a preloaded app, the objects created while importing it live as long as the
+    # process; freezing them keeps the garbage collector from writing to (and so un-sharing)
+    # their pages after fork. Without preloading the master holds no app to share.
+    if preload_app:
+        gc.freeze()
