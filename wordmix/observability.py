@@ -36,10 +36,6 @@ _SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 access_log = logging.getLogger("wordmix.access")
 
 
-def current_request_id() -> str:
-    return _request_id.get()
-
-
 def outgoing_trace_headers() -> dict[str, str]:
     """The trace headers of the request being served, to send on upstream calls."""
     return dict(_trace_headers.get() or {})

@@ -9,11 +9,9 @@ from wordmix.words.models import Word
 _random = random.SystemRandom()
 
 
-def word_queryset(model: type[Word], *, search: str | None = None) -> QuerySet[Word]:
-    queryset = model.objects.all()
-    if search:
-        queryset = queryset.filter(text__icontains=search)
-    return queryset
+def word_queryset(model: type[Word]) -> QuerySet[Word]:
+    """Every word; the API's search and ordering filters narrow it (DRF's filter backends)."""
+    return model.objects.all()
 
 
 def word_texts(model: type[Word]) -> list[str]:
