@@ -12,7 +12,7 @@ set -euo pipefail
 # shellcheck source=../tools/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../tools/lib.sh"
 
-COMPONENTS=(kubernetes etcd containerd coredns kube-network-policies helm kyverno-images pause)
+COMPONENTS=(kubernetes etcd containerd coredns kube-network-policies local-path-provisioner helm kyverno-images pause)
 
 component_dir() {
   local version
@@ -22,6 +22,7 @@ component_dir() {
     containerd) version=$CONTAINERD_VERSION ;;
     coredns) version=$COREDNS_VERSION ;;
     kube-network-policies) version=$KUBE_NETWORK_POLICIES_VERSION ;;
+    local-path-provisioner) version=$LOCAL_PATH_PROVISIONER_VERSION ;;
     helm) version=$HELM_VERSION ;;
     kyverno-images) version=$KYVERNO_VERSION ;;
     pause) version=$PAUSE_VERSION-$KUBERNETES_VERSION ;;
@@ -45,7 +46,7 @@ module_copy() {
 go_build() {
   local dir=$1 out=$2 ldflags=$3 tags=$4
   shift 4
-  (cd "$dir" && GOWORK=off CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -buildvcs=false \
+  (cd "$dir" && GOWORK=off CGO_ENABLED=0 GOFLAGS=${GOFLAGS:--mod=mod} go build -trimpath -buildvcs=false \
     -tags "$tags" -ldflags "-s -w $ldflags" -o "$out/" "$@" >&2)
 }
 
@@ -95,7 +96,6 @@ MOD
   )
   (cd "$work" && GOWORK=off go mod tidy >&2)
   go_build "$work" "$out" "" "" .
-  mv "$out/etcd" "$out/etcd" 2>/dev/null || true
 }
 
 build_containerd() {
@@ -107,9 +107,25 @@ build_containerd() {
 build_coredns() { go_build "$1" "$2" "" "" .; }
 
 build_kube_network_policies() {
-  # The standard variant: NetworkPolicy only (no admin policies, no NPA/BANP CRDs needed).
-  go_build "$1" "$2" "" "" ./cmd/kube-network-policies/standard
-  [[ -x $2/standard ]] && mv "$2/standard" "$2/kube-network-policies"
+  local work=$1 pkg=$1/pkg/networkpolicy
+  # kube-network-policies hands packets to its userspace verdict through nftables' `queue`
+  # statement (nft_queue). Kernels built without CONFIG_NFT_QUEUE - this machine's among them -
+  # refuse that rule ("No such file or directory"), while the xtables NFQUEUE target, which
+  # nftables can run through nft_compat, does the same thing. This rewrites the three places
+  # that build the statement to emit that target instead; nothing else changes.
+  cp "$WORDMIX_ROOT/scripts/cluster/kube-network-policies/xt_queue.go" "$pkg/"
+  perl -0pi -e 's/queue := &expr\.Queue\{Num: uint16\(c\.config\.QueueID\)\}\s*if c\.config\.FailOpen \{\s*queue\.Flag = expr\.QueueFlagBypass\s*\}/queue := xtQueue(uint16(c.config.QueueID), c.config.FailOpen)/g' "$pkg/controller.go"
+  perl -0pi -e 's/&expr\.Queue\{Num: uint16\(n\.nfQueueID\), Flag: expr\.QueueFlagBypass\}/xtQueue(uint16(n.nfQueueID), true)/g' "$pkg/dnsagent.go"
+  if grep -q 'expr\.Queue{' "$pkg/controller.go" "$pkg/dnsagent.go"; then
+    die "kube-network-policies: a queue statement was left unpatched (has the source changed?)"
+  fi
+  go_build "$work" "$2" "" "" ./cmd
+  mv "$2/cmd" "$2/kube-network-policies"
+}
+
+build_local_path_provisioner() {
+  # Its dependencies are vendored in the module.
+  GOFLAGS=-mod=vendor go_build "$1" "$2" "-X main.VERSION=$LOCAL_PATH_PROVISIONER_VERSION" "" .
 }
 
 build_helm() {
@@ -122,8 +138,11 @@ build_helm() {
 
 build_kyverno_images() {
   local pkg=github.com/kyverno/kyverno/pkg/version
+  # The five controllers, the readiness checker (the chart's pre-delete hooks) and the CLI (its
+  # post-upgrade migration hook).
   go_build "$1" "$2" "-X $pkg.BuildVersion=$KYVERNO_VERSION" "" ./cmd/kyverno ./cmd/kyverno-init \
-    ./cmd/background-controller ./cmd/cleanup-controller ./cmd/reports-controller
+    ./cmd/background-controller ./cmd/cleanup-controller ./cmd/reports-controller \
+    ./cmd/readiness-checker ./cmd/cli/kubectl-kyverno
 }
 
 build_pause() {
@@ -150,6 +169,7 @@ build() {
       containerd) module=github.com/containerd/containerd/v2 modver=$CONTAINERD_VERSION ;;
       coredns) module=github.com/coredns/coredns modver=$COREDNS_VERSION ;;
       kube-network-policies) module=sigs.k8s.io/kube-network-policies modver=$KUBE_NETWORK_POLICIES_VERSION ;;
+      local-path-provisioner) module=github.com/rancher/local-path-provisioner modver=$LOCAL_PATH_PROVISIONER_VERSION ;;
       helm) module=helm.sh/helm/v3 modver=$HELM_VERSION ;;
       kyverno-images) module=github.com/kyverno/kyverno modver=$KYVERNO_VERSION ;;
     esac

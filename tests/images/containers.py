@@ -195,7 +195,7 @@ def compose_file() -> dict:
 
 def ensure_postgres_image() -> str:
     """The official image if it is here or can be pulled; otherwise the stand-in from
-    tests/images/postgres (Debian trixie's postgresql package), tagged with the official
+    docker/postgres-standin (Debian trixie's postgresql package), tagged with the official
     name so that compose.yaml runs unchanged."""
     name = compose_file()["services"]["postgres"]["image"]
     if image_exists(name):
@@ -205,21 +205,7 @@ def ensure_postgres_image() -> str:
     elif run(["podman", "pull", name], check=False, timeout=120).returncode == 0:
         return f"{name} (pulled)"
     # Built every run (podman's layer cache makes that a second) so edits to it apply.
-    log(f"building the PostgreSQL stand-in as {name}")
-    run(
-        [
-            "podman",
-            "build",
-            "--format",
-            "docker",
-            "--label",
-            "org.wordmix.test-stand-in=true",
-            "-t",
-            name,
-            str(HERE / "postgres"),
-        ],
-        timeout=900,
-    )
+    run([str(ROOT / "scripts/postgres-image.sh")], timeout=900)
     return f"{name} (stand-in built from Debian's postgresql package)"
 
 

@@ -7,7 +7,7 @@ What is not the shipped thing, and why:
 - No image can be pulled on the machine this was written on. The Debian base is made here
   with debootstrap and imported under its official name (containers.ensure_base_image).
 - PostgreSQL: compose.yaml names the official image; when it is absent and cannot be pulled,
-  a stand-in built from Debian trixie's `postgresql` package (tests/images/postgres) is
+  a stand-in built from Debian trixie's `postgresql` package (docker/postgres-standin) is
   tagged with that name. It honours what compose.yaml uses: POSTGRES_USER, POSTGRES_PASSWORD,
   POSTGRES_DB, /docker-entrypoint-initdb.d, uid 999, password authentication on 5432.
 - podman runs no health checks on its own without systemd; the test runs each one with
