@@ -12,7 +12,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 export VERSION
 
 .PHONY: help venv run test test-app test-app-postgres test-images test-deploy test-security \
-	audit lint format lock images bench deploy verify undeploy admin clean
+	audit lint format lock images bench deploy verify undeploy admin clean cluster-up cluster-down e2e
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -40,7 +40,7 @@ format: venv
 	$(VENV)/bin/ruff format .
 
 test: lint ## the whole suite: app (SQLite and PostgreSQL), images, deploy, security, bench smoke, audit
-	$(PYTEST) --ignore=tests/audit
+	$(PYTEST) --ignore=tests/audit --ignore=tests/e2e
 	$(MAKE) test-app-postgres
 	$(MAKE) audit
 
@@ -79,6 +79,16 @@ undeploy: ## remove the app (and, with STACK=1, the security stack)
 
 admin: ## port-forward the two admins from the cluster (8001, 8002)
 	scripts/deploy.sh admin
+
+cluster-up: venv ## start a one-node Kubernetes here (builds it from the Go module proxy first)
+	scripts/cluster/node.sh up
+
+cluster-down: ## stop the local node and remove everything it made
+	scripts/cluster/node.sh down
+
+e2e: venv ## live: cluster-up, deploy, verify, deploy again, the checks, undeploy, cluster-down
+	@# The node goes down even when pytest itself is killed.
+	$(PYTEST) tests/e2e; status=$$?; scripts/cluster/node.sh down; exit $$status
 
 clean:
 	rm -rf var .pytest_cache

@@ -308,6 +308,7 @@ state = "$RUN_DIR/containerd"
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
         BinaryName = "$(command -v runc)"
+        Root = "$RUN_DIR/runc"
         SystemdCgroup = false
   [plugins."io.containerd.cri.v1.runtime".cni]
     bin_dirs = ["/usr/lib/cni"]
@@ -315,6 +316,9 @@ state = "$RUN_DIR/containerd"
 
 [plugins."io.containerd.nri.v1.nri"]
   socket_path = "$RUN_DIR/nri/nri.sock"
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$STATE/opt"
 EOF
   # The pods' and CoreDNS' upstream resolver: none. Names outside the cluster do not resolve.
   : >"$STATE/etc/resolv.conf"
@@ -342,6 +346,7 @@ clusterDNS: [$DNS_SERVICE_IP]
 resolvConf: $STATE/etc/resolv.conf
 podCIDR: $POD_CIDR
 failSwapOn: false
+podLogsDir: $STATE/logs/pods
 # A machine's disk is shared with everything else it does: evict only when it is really full,
 # and never garbage-collect the imported images (they cannot be pulled again).
 evictionHard: {memory.available: 200Mi, nodefs.available: 2%, imagefs.available: 2%}
@@ -528,8 +533,17 @@ cleanup_runtime() {
     pkill -KILL -P "$pid" 2>/dev/null || true
     kill -KILL "$pid" 2>/dev/null || true
   done
-  runc --root "$RUN_DIR/containerd/runc/k8s.io" list -q 2>/dev/null | while read -r ns; do
-    runc --root "$RUN_DIR/containerd/runc/k8s.io" delete --force "$ns" 2>/dev/null || true
+  local root
+  for root in "$RUN_DIR"/runc/*/; do
+    [[ -d $root ]] || continue
+    runc --root "$root" list -q 2>/dev/null | while read -r id; do
+      runc --root "$root" delete --force "$id" 2>/dev/null || true
+    done
+  done
+  # The kubelet links every container's log into /var/log/containers (a fixed path).
+  local link
+  for link in /var/log/containers/*.log; do
+    [[ -L $link && $(readlink "$link") == "$STATE"/* ]] && rm -f "$link"
   done
   # Deepest first.
   while read -r mnt; do

@@ -39,6 +39,7 @@ SHELL_SCRIPTS = sorted(
     [
         *ROOT.glob("scripts/*.sh"),
         *ROOT.glob("scripts/tools/*.sh"),
+        *ROOT.glob("scripts/cluster/*.sh"),
         ROOT / "full-install.sh",
         ROOT / "deploy/base/postgres/init-databases.sh",
     ]
