@@ -259,14 +259,16 @@ step_check_tools() {
   if [[ $CLUSTER_KIND == node ]]; then
     # This machine reaches no chart repository nor release downloads: helm, the charts and the
     # Gateway API CRDs come from the Go module proxy, built and cached by scripts/cluster/.
-    show "helm $HELM_VERSION: scripts/cluster/build.sh helm; charts: scripts/cluster/charts.sh"
+    show "scripts/cluster/build.sh helm; scripts/cluster/charts.sh   # helm $HELM_VERSION, the charts and the Gateway API CRDs from the Go module proxy"
+    CHARTS_DIR=${CHARTS_DIR:-${WORDMIX_TOOLS_CACHE:-$HOME/.cache/wordmix/tools}/charts}
+    GATEWAY_API_URL="$CHARTS_DIR/gateway-api-$GATEWAY_API_VERSION/standard-install.yaml"
   fi
   [[ $DRY_RUN == 1 ]] && return 0
   if [[ $CLUSTER_KIND == node ]]; then
     "$ROOT/scripts/cluster/build.sh" helm >&2
     HELM_BIN=${HELM_BIN:-$("$ROOT/scripts/cluster/build.sh" --path helm)/helm}
-    CHARTS_DIR=${CHARTS_DIR:-$("$ROOT/scripts/cluster/charts.sh")}
-    GATEWAY_API_URL="$CHARTS_DIR/gateway-api-$GATEWAY_API_VERSION/standard-install.yaml"
+    [[ $("$ROOT/scripts/cluster/charts.sh") == "$CHARTS_DIR" ]] ||
+      die "scripts/cluster/charts.sh made the charts somewhere else than CHARTS_DIR=$CHARTS_DIR"
   fi
   if [[ -n ${HELM_BIN:-} ]]; then
     HELM=$HELM_BIN

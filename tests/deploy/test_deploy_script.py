@@ -233,7 +233,7 @@ def test_a_remote_cluster_needs_a_registry(sandbox: Path) -> None:
 def test_an_unknown_cluster_kind_is_refused(sandbox: Path) -> None:
     result = deploy_sh(sandbox, "deploy", DRY_RUN="1", CLUSTER_KIND="openshift")
     assert result.returncode != 0
-    assert "use kind, k3d, minikube, k3s or remote" in result.stderr
+    assert "use kind, k3d, minikube, k3s, node or remote" in result.stderr
 
 
 def test_a_dry_run_without_kubectl_asks_for_the_cluster_kind(sandbox: Path) -> None:
@@ -481,3 +481,32 @@ def test_an_unknown_subcommand_prints_the_usage(sandbox: Path) -> None:
     assert result.returncode == 2
     for subcommand in ("deploy", "verify", "undeploy", "admin"):
         assert f"scripts/deploy.sh {subcommand}" in result.stderr
+
+
+def test_the_node_plan_loads_into_its_containerd_and_names_what_it_leaves_out(
+    sandbox: Path,
+) -> None:
+    """CLUSTER_KIND=node (make cluster-up): images imported by node.sh, the database image too,
+    charts and Gateway API CRDs from the local cache, and every layer this machine cannot run
+    printed as NOT RUN here - never installed, never silently skipped."""
+    output = plan(sandbox, "node")
+    lines = commands(output)
+    for svc in ("verbs", "nouns", "aggregator"):
+        first_index(lines, rf"scripts/cluster/node\.sh import \S+/wordmix-{svc}-1\.2\.3-test\.tar$")
+    first_index(lines, r"scripts/cluster/node\.sh import \S+/postgres\.tar$")
+    first_index(lines, r"^kubectl apply --server-side .*/charts/gateway-api-v[\d.]+/standard-install\.yaml")
+    first_index(lines, r"^helm upgrade --install kyverno \S+/charts/kyverno-[\d.]+/kyverno --namespace kyverno")
+    for absent in (r"istioctl", r"helm upgrade --install (falco|prometheus|kiali)", r"security/istio$",
+                   r"condition=Programmed gateway", r"--repo "):
+        assert not [line for line in lines if re.search(absent, line)], absent
+    left_out = [line for line in output.splitlines() if line.startswith("NOT RUN here: ")]
+    for layer in ("Istio", "Falco", "KubeArmor", "Prometheus and Kiali", "security/istio"):
+        assert any(line.startswith(f"NOT RUN here: {layer}") for line in left_out), (layer, left_out)
+    assert all(" — " in line and line.split(" — ", 1)[1].strip() for line in left_out), left_out
+
+
+def test_a_layer_left_out_by_choice_says_so(sandbox: Path) -> None:
+    output = plan(sandbox, "kind", ISTIO="0", FALCO="0")
+    assert "NOT RUN here: Istio (mesh, mTLS, AuthorizationPolicies, the gateway), Prometheus and Kiali — left out by ISTIO=0" in output
+    assert "NOT RUN here: Falco — left out by FALCO=0" in output
+    assert not [line for line in commands(output) if "istioctl" in line or "falco" in line]
