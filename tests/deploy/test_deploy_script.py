@@ -494,19 +494,33 @@ def test_the_node_plan_loads_into_its_containerd_and_names_what_it_leaves_out(
     for svc in ("verbs", "nouns", "aggregator"):
         first_index(lines, rf"scripts/cluster/node\.sh import \S+/wordmix-{svc}-1\.2\.3-test\.tar$")
     first_index(lines, r"scripts/cluster/node\.sh import \S+/postgres\.tar$")
-    first_index(lines, r"^kubectl apply --server-side .*/charts/gateway-api-v[\d.]+/standard-install\.yaml")
-    first_index(lines, r"^helm upgrade --install kyverno \S+/charts/kyverno-[\d.]+/kyverno --namespace kyverno")
-    for absent in (r"istioctl", r"helm upgrade --install (falco|prometheus|kiali)", r"security/istio$",
-                   r"condition=Programmed gateway", r"--repo "):
+    first_index(
+        lines, r"^kubectl apply --server-side .*/charts/gateway-api-v[\d.]+/standard-install\.yaml"
+    )
+    first_index(
+        lines,
+        r"^helm upgrade --install kyverno \S+/charts/kyverno-[\d.]+/kyverno --namespace kyverno",
+    )
+    for absent in (
+        r"istioctl",
+        r"helm upgrade --install (falco|prometheus|kiali)",
+        r"security/istio$",
+        r"condition=Programmed gateway",
+        r"--repo ",
+    ):
         assert not [line for line in lines if re.search(absent, line)], absent
     left_out = [line for line in output.splitlines() if line.startswith("NOT RUN here: ")]
     for layer in ("Istio", "Falco", "KubeArmor", "Prometheus and Kiali", "security/istio"):
-        assert any(line.startswith(f"NOT RUN here: {layer}") for line in left_out), (layer, left_out)
+        assert any(line.startswith(f"NOT RUN here: {layer}") for line in left_out), (
+            layer,
+            left_out,
+        )
     assert all(" — " in line and line.split(" — ", 1)[1].strip() for line in left_out), left_out
 
 
 def test_a_layer_left_out_by_choice_says_so(sandbox: Path) -> None:
     output = plan(sandbox, "kind", ISTIO="0", FALCO="0")
-    assert "NOT RUN here: Istio (mesh, mTLS, AuthorizationPolicies, the gateway), Prometheus and Kiali — left out by ISTIO=0" in output
+    istio = "Istio (mesh, mTLS, AuthorizationPolicies, the gateway), Prometheus and Kiali"
+    assert f"NOT RUN here: {istio} — left out by ISTIO=0" in output
     assert "NOT RUN here: Falco — left out by FALCO=0" in output
     assert not [line for line in commands(output) if "istioctl" in line or "falco" in line]

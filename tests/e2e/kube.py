@@ -75,7 +75,11 @@ def pod_of(app: str, namespace: str = NAMESPACE) -> dict[str, Any]:
 
 
 def exec_in(
-    pod: str, *command: str, container: str | None = None, namespace: str = NAMESPACE, check: bool = False
+    pod: str,
+    *command: str,
+    container: str | None = None,
+    namespace: str = NAMESPACE,
+    check: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     args = ["exec", "-n", namespace, pod]
     if container:
@@ -121,7 +125,9 @@ def port_forward(target: str, remote_port: int, namespace: str = NAMESPACE) -> I
     try:
 
         def listening() -> bool:
-            assert process.poll() is None, f"port-forward {target} exited: {process.stderr.read()!r}"  # type: ignore[union-attr]
+            assert process.poll() is None, (
+                f"port-forward {target} exited: {process.stderr.read()!r}"
+            )  # type: ignore[union-attr]
             with socket.socket() as sock:
                 return sock.connect_ex(("127.0.0.1", port)) == 0
 

@@ -5,8 +5,11 @@ deploy again, the checks, the faults, undeploy, and the node taken down."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import signal
 import subprocess
 import threading
 import time
@@ -115,7 +118,9 @@ def test_make_verify_passes_and_names_what_it_cannot_prove_here(node: dict[str, 
 
 def snapshot() -> dict[str, str]:
     """Every object of the app by kind/name, with its uid; pods by name."""
-    kinds = "deployment,statefulset,service,secret,configmap,pvc,networkpolicy,serviceaccount,job,pod"
+    kinds = (
+        "deployment,statefulset,service,secret,configmap,pvc,networkpolicy,serviceaccount,job,pod"
+    )
     items = get_json(kinds, "-n", NAMESPACE)["items"]
     objects = {f"{i['kind']}/{i['metadata']['name']}": i["metadata"]["uid"] for i in items}
     for policy in get_json("clusterpolicy")["items"]:
@@ -140,7 +145,9 @@ def test_a_second_deploy_recreates_only_the_migration_jobs(node: dict[str, str])
     jobs_before = {k: v for k, v in before.items() if k.startswith("Job/")}
     jobs_after = {k: v for k, v in after.items() if k.startswith("Job/")}
     assert set(jobs_before) == set(jobs_after) == {"Job/migrate-verbs", "Job/migrate-nouns"}
-    assert all(jobs_before[k] != jobs_after[k] for k in jobs_before), "the migrations did not run again"
+    assert all(jobs_before[k] != jobs_after[k] for k in jobs_before), (
+        "the migrations did not run again"
+    )
 
 
 # --- the app on the cluster ------------------------------------------------------------------
@@ -196,7 +203,9 @@ def rejected_by(path: Path) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("path", sorted(BAD_RESOURCES.glob("*.yaml")), ids=lambda p: p.stem)
-def test_kyverno_refuses_each_bad_resource_naming_its_rule(node: dict[str, str], path: Path) -> None:
+def test_kyverno_refuses_each_bad_resource_naming_its_rule(
+    node: dict[str, str], path: Path
+) -> None:
     expected = rejected_by(path)
     assert expected, f"{path.name} has no '# rejected-by:' line"
     result = kubectl("apply", "--dry-run=server", "-f", str(path), check=False)
@@ -204,7 +213,9 @@ def test_kyverno_refuses_each_bad_resource_naming_its_rule(node: dict[str, str],
     message = result.stderr
     assert "kyverno" in message, f"{path.name} was refused, but not by Kyverno: {message}"
     for policy, rule in expected:
-        assert policy in message and rule in message, f"{path.name}: {policy}/{rule} not in {message}"
+        assert policy in message and rule in message, (
+            f"{path.name}: {policy}/{rule} not in {message}"
+        )
 
 
 def probe_pod(name: str, labels: dict[str, str], *, namespace: str = NAMESPACE) -> dict[str, Any]:
@@ -256,7 +267,14 @@ def probe_pod(name: str, labels: dict[str, str], *, namespace: str = NAMESPACE) 
 
 def dry_run_create(manifest: dict[str, Any]) -> subprocess.CompletedProcess[str]:
     return kubectl(
-        "create", "--dry-run=server", "-o", "json", "-f", "-", input=json.dumps(manifest), check=False
+        "create",
+        "--dry-run=server",
+        "-o",
+        "json",
+        "-f",
+        "-",
+        input=json.dumps(manifest),
+        check=False,
     )
 
 
@@ -333,7 +351,7 @@ CONNECT = (
     "except OSError as error:\n"
     "    print('CLOSED', type(error).__name__)\n"
 )
-BASH_CONNECT = "timeout 5 bash -c 'exec 3<>/dev/tcp/$0/$1' \"$0\" \"$1\" && echo OPEN || echo CLOSED"
+BASH_CONNECT = 'timeout 5 bash -c \'exec 3<>/dev/tcp/$0/$1\' "$0" "$1" && echo OPEN || echo CLOSED'
 
 
 def connect(source: dict[str, Any], target: str) -> str:
@@ -345,7 +363,11 @@ def connect(source: dict[str, Any], target: str) -> str:
     else:
         command = [PYTHON, "-c", CONNECT, host, str(port)]
     result = exec_in(name, *command, container=container, namespace=namespace)
-    return (result.stdout.strip() or result.stderr.strip()).split()[0] if result.stdout or result.stderr else "?"
+    return (
+        (result.stdout.strip() or result.stderr.strip()).split()[0]
+        if result.stdout or result.stderr
+        else "?"
+    )
 
 
 def test_network_policies_are_enforced_as_the_evaluator_says(node: dict[str, str]) -> None:
@@ -355,8 +377,12 @@ def test_network_policies_are_enforced_as_the_evaluator_says(node: dict[str, str
         for pod in (stray, outsider):
             apply(pod)
             kubectl(
-                "-n", pod["metadata"]["namespace"], "wait", "--for=jsonpath={.status.phase}=Running",
-                f"pod/{pod['metadata']['name']}", "--timeout=120s",
+                "-n",
+                pod["metadata"]["namespace"],
+                "wait",
+                "--for=jsonpath={.status.phase}=Running",
+                f"pod/{pod['metadata']['name']}",
+                "--timeout=120s",
             )
         sources = {svc: pod_of(svc) for svc in ("aggregator", "verbs", "nouns", "postgres")}
         sources["stray"] = get_json("pod", "netpol-stray", "-n", NAMESPACE)
@@ -391,20 +417,41 @@ def test_network_policies_are_enforced_as_the_evaluator_says(node: dict[str, str
         )
         print(report)
         assert all(live in ("OPEN", "CLOSED") for _, live in table.values()), report
-        disagreements = [
-            (s, t) for (s, t), (e, live) in table.items() if (live == "OPEN") != e
-        ]
+        disagreements = [(s, t) for (s, t), (e, live) in table.items() if (live == "OPEN") != e]
         assert not disagreements, f"live and evaluator disagree on {disagreements}:\n{report}"
         # What the design needs, live: the aggregator reaches both word services, they reach
         # PostgreSQL, and a pod no policy allows reaches none of them.
-        for path in (("aggregator", "verbs"), ("aggregator", "nouns"), ("verbs", "postgres"), ("nouns", "postgres")):
+        for path in (
+            ("aggregator", "verbs"),
+            ("aggregator", "nouns"),
+            ("verbs", "postgres"),
+            ("nouns", "postgres"),
+        ):
             assert table[path][1] == "OPEN", report
         for target in ("verbs", "nouns", "postgres", "aggregator"):
             assert table[("stray", target)][1] == "CLOSED", report
             assert table[("outside", target)][1] == "CLOSED", report
     finally:
-        kubectl("delete", "pod", "netpol-stray", "-n", NAMESPACE, "--ignore-not-found", "--wait=false", check=False)
-        kubectl("delete", "pod", "netpol-outsider", "-n", "default", "--ignore-not-found", "--wait=false", check=False)
+        kubectl(
+            "delete",
+            "pod",
+            "netpol-stray",
+            "-n",
+            NAMESPACE,
+            "--ignore-not-found",
+            "--wait=false",
+            check=False,
+        )
+        kubectl(
+            "delete",
+            "pod",
+            "netpol-outsider",
+            "-n",
+            "default",
+            "--ignore-not-found",
+            "--wait=false",
+            check=False,
+        )
 
 
 # --- hardening, as the kubelet ran it ---------------------------------------------------------
@@ -452,7 +499,12 @@ class Load:
                 try:
                     response = session.get(f"{self.url}/api/v1/mix/", timeout=10)
                     self.answers.append(
-                        (started, response.status_code, response.headers.get("Content-Type", ""), response.text)
+                        (
+                            started,
+                            response.status_code,
+                            response.headers.get("Content-Type", ""),
+                            response.text,
+                        )
                     )
                 except requests.RequestException as error:
                     self.errors.append((started, repr(error)))
@@ -479,7 +531,9 @@ def ready_since(app: str, old_uid: str) -> float:
     return time.monotonic()
 
 
-def test_deleting_the_nouns_pod_under_load_gives_only_problems_and_recovers(node: dict[str, str]) -> None:
+def test_deleting_the_nouns_pod_under_load_gives_only_problems_and_recovers(
+    node: dict[str, str],
+) -> None:
     old = pod_of("nouns")["metadata"]
     with port_forward("service/aggregator", 8000) as aggregator, Load(aggregator) as load:
         wait_until("some mixes", lambda: len(load.answers) > 20, timeout=60)
@@ -500,7 +554,9 @@ def test_deleting_the_nouns_pod_under_load_gives_only_problems_and_recovers(node
         assert content_type.startswith("application/problem+json"), (status, content_type, body)
         assert json.loads(body)["upstream"] == "nouns", body
     late = [a for a in load.answers if a[0] > ready_at + 5]
-    assert all(a[1] == 200 for a in late), f"still failing 5 s after the new pod was Ready: {late[:3]}"
+    assert all(a[1] == 200 for a in late), (
+        f"still failing 5 s after the new pod was Ready: {late[:3]}"
+    )
 
 
 STAFF = "e2e-editor"
@@ -510,10 +566,19 @@ def staff_token(svc: str) -> str:
     pod = pod_of(svc)["metadata"]["name"]
     password = "e2e-" + str(time.time_ns())
     exec_in(
-        pod, "env", f"WORDMIX_ADMIN_USER={STAFF}", f"WORDMIX_ADMIN_PASSWORD={password}",
-        PYTHON, "/app/manage.py", "ensure_admin", container=svc, check=True,
+        pod,
+        "env",
+        f"WORDMIX_ADMIN_USER={STAFF}",
+        f"WORDMIX_ADMIN_PASSWORD={password}",
+        PYTHON,
+        "/app/manage.py",
+        "ensure_admin",
+        container=svc,
+        check=True,
     )
-    out = exec_in(pod, PYTHON, "/app/manage.py", "drf_create_token", STAFF, container=svc, check=True)
+    out = exec_in(
+        pod, PYTHON, "/app/manage.py", "drf_create_token", STAFF, container=svc, check=True
+    )
     token = re.search(r"\b([0-9a-f]{40})\b", out.stdout)
     assert token, out.stdout
     return token.group(1)
@@ -527,8 +592,12 @@ class MakeAdmin:
 
     def __enter__(self) -> MakeAdmin:
         self.process = subprocess.Popen(
-            ["make", "--no-print-directory", "admin"], cwd=ROOT, env=self.env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            ["make", "--no-print-directory", "admin"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         for port in (8001, 8002):
             wait_until(
@@ -539,13 +608,8 @@ class MakeAdmin:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        import os
-        import signal
-
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
         try:
             self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
@@ -557,15 +621,19 @@ def restarts(app: str) -> int:
     return sum(c["restartCount"] for c in pod_of(app)["status"]["containerStatuses"])
 
 
-def test_make_admin_answers_and_an_added_word_shows_in_mixes_within_2_s(node: dict[str, str]) -> None:
+def test_make_admin_answers_and_an_added_word_shows_in_mixes_within_2_s(
+    node: dict[str, str],
+) -> None:
     token = staff_token("nouns")
     with MakeAdmin(node), port_forward("service/aggregator", 8000) as aggregator:
         for port in (8001, 8002):
             login = requests.get(f"http://127.0.0.1:{port}/admin/login/", timeout=10)
             assert login.status_code == 200 and "csrfmiddlewaretoken" in login.text
         added = requests.post(
-            "http://127.0.0.1:8002/api/v1/nouns/", json={"text": "zeppelin"},
-            headers={"Authorization": f"Token {token}"}, timeout=10,
+            "http://127.0.0.1:8002/api/v1/nouns/",
+            json={"text": "zeppelin"},
+            headers={"Authorization": f"Token {token}"},
+            timeout=10,
         )
         assert added.status_code == 201, added.text
         # As the app's own freshness test: four clients ask for 2 s; 1 noun in 16 per mix.
@@ -575,7 +643,10 @@ def test_make_admin_answers_and_an_added_word_shows_in_mixes_within_2_s(node: di
         def poll() -> None:
             with requests.Session() as session:
                 while time.monotonic() < deadline and not seen.is_set():
-                    if session.get(f"{aggregator}/api/v1/mix/", timeout=5).json()["noun"] == "zeppelin":
+                    if (
+                        session.get(f"{aggregator}/api/v1/mix/", timeout=5).json()["noun"]
+                        == "zeppelin"
+                    ):
                         seen.set()
 
         pollers = [threading.Thread(target=poll) for _ in range(4)]
@@ -586,7 +657,9 @@ def test_make_admin_answers_and_an_added_word_shows_in_mixes_within_2_s(node: di
         assert seen.is_set(), "a noun added through make admin did not show in mixes within 2 s"
 
 
-def test_words_added_survive_a_postgresql_restart_and_the_services_recover(node: dict[str, str]) -> None:
+def test_words_added_survive_a_postgresql_restart_and_the_services_recover(
+    node: dict[str, str],
+) -> None:
     tokens = {svc: staff_token(svc) for svc in ("verbs", "nouns")}
     words = {"verbs": ["amble", "bustle"], "nouns": ["anchor", "buoy"]}
     before = {svc: restarts(svc) for svc in ("verbs", "nouns")}
@@ -595,8 +668,10 @@ def test_words_added_survive_a_postgresql_restart_and_the_services_recover(node:
         for svc, texts in words.items():
             for text in texts:
                 response = requests.post(
-                    f"{urls[svc]}/api/v1/{svc}/", json={"text": text},
-                    headers={"Authorization": f"Token {tokens[svc]}"}, timeout=10,
+                    f"{urls[svc]}/api/v1/{svc}/",
+                    json={"text": text},
+                    headers={"Authorization": f"Token {tokens[svc]}"},
+                    timeout=10,
                 )
                 assert response.status_code == 201, response.text
         old = pod_of("postgres")["metadata"]
@@ -609,7 +684,9 @@ def test_words_added_survive_a_postgresql_restart_and_the_services_recover(node:
                 timeout=120,
             )
             listed = requests.get(f"{urls[svc]}/all", timeout=10).json()[svc]
-            assert set(words[svc]) <= set(listed), f"{svc} lost words: {set(words[svc]) - set(listed)}"
+            assert set(words[svc]) <= set(listed), (
+                f"{svc} lost words: {set(words[svc]) - set(listed)}"
+            )
     assert {svc: restarts(svc) for svc in ("verbs", "nouns")} == before, "a word service restarted"
 
 
@@ -641,15 +718,21 @@ def test_cluster_down_removes_everything_it_made(node: dict[str, str]) -> None:
     assert "/var/lib/wordmix-node" not in mounts and "/run/wordmix-node" not in mounts
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
     assert "wmx-node" not in links and " veth" not in links, links
-    tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, check=True).stdout
+    tables = subprocess.run(
+        ["nft", "list", "tables"], capture_output=True, text=True, check=True
+    ).stdout
     for table in ("wordmix-node", "kube-proxy", "kube-network-policies"):
         assert table not in tables, tables
-    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
+    netns = subprocess.run(
+        ["ip", "netns", "list"], capture_output=True, text=True, check=True
+    ).stdout
     assert "cni-" not in netns, netns
     # Every daemon of the node has its state or run directory on its command line.
     found = subprocess.run(
         ["pgrep", "-af", "/var/lib/wordmix-node|/run/wordmix-node"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert not found.stdout.strip(), f"still running: {found.stdout}"
     for key, value in saved.items():
