@@ -201,6 +201,34 @@ make_pki() {
 
 # --- network --------------------------------------------------------------------------------
 
+# The machine's netfilter tables before the node, so `down` removes only those it added.
+save_tables() {
+  [[ -f $STATE/nft-tables.saved ]] || nft list tables >"$STATE/nft-tables.saved"
+}
+
+# Tables created while the node ran (kube-proxy's, kube-network-policies', iptables-nft's if
+# none existed) are deleted whole; in tables that were there before, only the KUBE-* chains go.
+restore_tables() {
+  local family table chain saved=$STATE/nft-tables.saved
+  [[ -f $saved ]] || return 0
+  while read -r _ family table; do
+    if ! grep -qx "table $family $table" "$saved"; then
+      nft delete table "$family" "$table" 2>/dev/null || true
+      continue
+    fi
+    while read -r chain; do
+      # Jumps to the chain first, then the chain itself.
+      nft -a list table "$family" "$table" 2>/dev/null |
+        awk -v c="$chain" '/^\tchain / {in_chain = $2} $0 ~ "jump "c"( |$)" {print in_chain, $NF}' |
+        while read -r from handle; do
+          nft delete rule "$family" "$table" "$from" handle "$handle" 2>/dev/null || true
+        done
+      nft flush chain "$family" "$table" "$chain" 2>/dev/null || true
+      nft delete chain "$family" "$table" "$chain" 2>/dev/null || true
+    done < <(nft list table "$family" "$table" 2>/dev/null | sed -n 's/^\tchain \(KUBE-[A-Z0-9-]*\) {$/\1/p')
+  done < <(nft list tables)
+}
+
 save_sysctls() {
   [[ -f $STATE/sysctls.saved ]] && return 0
   local key
@@ -221,6 +249,7 @@ restore_sysctls() {
 
 network_up() {
   save_sysctls
+  save_tables
   if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
     ip link add "$BRIDGE" type bridge
   fi
@@ -247,13 +276,7 @@ EOF
 
 network_down() {
   nft delete table inet "$NFT_TABLE" 2>/dev/null || true
-  # kube-proxy's and kube-network-policies' own tables.
-  local family table
-  while read -r family table; do
-    case $table in
-      kube-proxy | kube-network-policies) nft delete table "$family" "$table" 2>/dev/null || true ;;
-    esac
-  done < <(nft list tables 2>/dev/null | awk '{print $2, $3}')
+  restore_tables
   ip link delete "$BRIDGE" 2>/dev/null || true
 }
 
@@ -346,6 +369,10 @@ clusterDNS: [$DNS_SERVICE_IP]
 resolvConf: $STATE/etc/resolv.conf
 podCIDR: $POD_CIDR
 failSwapOn: false
+# kube-proxy runs in nftables mode: the kubelet's iptables chains (KUBE-FIREWALL and the
+# canaries) guard only iptables mode's localhost NodePorts, and would be left in the machine's
+# own iptables tables.
+makeIPTablesUtilChains: false
 podLogsDir: $STATE/logs/pods
 # A machine's disk is shared with everything else it does: evict only when it is really full,
 # and never garbage-collect the imported images (they cannot be pulled again).
