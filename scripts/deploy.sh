@@ -628,9 +628,9 @@ cmd_deploy() {
     add_step "KubeArmor operator (chart $KUBEARMOR_CHART_VERSION)" step_kubearmor
   fi
   add_step "Namespace $NAMESPACE and its Secrets" step_namespace_and_secrets
-  add_step "Policies: security/kyverno, security/istio$([[ $KUBEARMOR == 1 ]] && printf ', security/kubearmor')" step_policies
+  add_step "Policies: security/kyverno$([[ $ISTIO == 1 ]] && printf ', security/istio')$([[ $KUBEARMOR == 1 ]] && printf ', security/kubearmor')" step_policies
   add_step "The app (deploy/overlays/$OVERLAY)" step_app
-  add_step "Wait for PostgreSQL, the migrations, the services and the gateway" step_wait_app
+  add_step "Wait for PostgreSQL, the migrations, the services$([[ $ISTIO == 1 ]] && printf ' and the gateway')" step_wait_app
   add_step "Where to look" step_summary
   run_steps
 }

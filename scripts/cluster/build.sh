@@ -46,7 +46,7 @@ module_copy() {
 go_build() {
   local dir=$1 out=$2 ldflags=$3 tags=$4
   shift 4
-  (cd "$dir" && GOWORK=off CGO_ENABLED=0 GOFLAGS=${GOFLAGS:--mod=mod} go build -trimpath -buildvcs=false \
+  (cd "$dir" && GOWORK=off CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -buildvcs=false \
     -tags "$tags" -ldflags "-s -w $ldflags" -o "$out/" "$@" >&2)
 }
 
@@ -124,8 +124,10 @@ build_kube_network_policies() {
 }
 
 build_local_path_provisioner() {
-  # Its dependencies are vendored in the module.
-  GOFLAGS=-mod=vendor go_build "$1" "$2" "-X main.VERSION=$LOCAL_PATH_PROVISIONER_VERSION" "" .
+  # The module zip keeps only vendor/modules.txt of its vendor directory: take the dependencies
+  # from the module proxy instead.
+  rm -rf "$1/vendor"
+  go_build "$1" "$2" "-X main.VERSION=$LOCAL_PATH_PROVISIONER_VERSION" "" .
 }
 
 build_helm() {
