@@ -94,8 +94,9 @@ start() {
   rm -f "$pidfile"
   # The PID is written by the process itself, which then becomes the daemon (exec keeps it).
   # shellcheck disable=SC2016 # expanded by the inner shell
+  # The daemon must not inherit the lock on $RUN_DIR/.lock, or no later up or down could take it.
   setsid bash -c 'printf "%s" "$$" >"$0"; trap - INT QUIT; exec "$@"' "$pidfile" "$@" \
-    >>"$STATE/logs/$name.log" 2>&1 </dev/null &
+    >>"$STATE/logs/$name.log" 2>&1 </dev/null {LOCK_FD}>&- &
   wait_for "$name's PID file" 10 test -s "$pidfile"
   say "started $name (pid $(<"$pidfile"), log $STATE/logs/$name.log)"
 }
@@ -536,8 +537,8 @@ cmd_up() {
   "$HERE/images.sh" --build
   mkdir -p "$STATE" "$RUN_DIR"
   chmod 700 "$STATE"
-  exec {lock_fd}>"$RUN_DIR/.lock"
-  flock "$lock_fd"
+  exec {LOCK_FD}>"$RUN_DIR/.lock"
+  flock "$LOCK_FD"
   make_pki
   network_up
   write_configs
@@ -587,8 +588,8 @@ cleanup_runtime() {
 cmd_down() {
   need_root
   mkdir -p "$RUN_DIR"
-  exec {lock_fd}>"$RUN_DIR/.lock"
-  flock "$lock_fd"
+  exec {LOCK_FD}>"$RUN_DIR/.lock"
+  flock "$LOCK_FD"
   local name
   for name in kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver etcd; do
     stop "$name"
