@@ -6,6 +6,11 @@ emptyDir; Pod Security `restricted` on the namespace; a deny-all NetworkPolicy a
 own for every pod. reachability_problems evaluates the NetworkPolicies for every pair of pods
 on every port that matters. Each mutation below renders the real overlay through a kustomize
 patch, the way a careless edit would, and the checks must name what broke.
+
+tests/e2e proves the same live on the local node (NetworkPolicies enforced and compared with
+this evaluator, the containers' real uid, capabilities, seccomp and memory limit); these
+checks stay for every overlay and the pods the node does not run (deploy/README.md, "What the
+live node now proves").
 """
 
 from __future__ import annotations
