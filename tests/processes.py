@@ -81,9 +81,9 @@ def descendants(pid: int) -> list[ProcessInfo]:
     return found
 
 
-def marked(value: str, exclude: Sequence[int] = ()) -> list[ProcessInfo]:
-    """Live processes whose environment holds MARKER=value: started under that run."""
-    needle = f"{MARKER}={value}".encode()
+def marked(value: str, exclude: Sequence[int] = (), marker: str = MARKER) -> list[ProcessInfo]:
+    """Live processes whose environment holds marker=value: started under that run."""
+    needle = f"{marker}={value}".encode()
     found = []
     for info in all_processes():
         if info.pid in exclude:
