@@ -31,9 +31,16 @@ lock: venv ## re-resolve requirements/*.txt from pyproject.toml
 run: venv ## run the three services on SQLite in the foreground (8000, 8001, 8002)
 	$(PY) scripts/run_local.py
 
-lint: venv ## ruff lint and format check
+# Every shell script of the repository (.ci/run has no .sh suffix).
+SHELL_SCRIPTS = $(shell git ls-files '*.sh' 2>/dev/null || find . -name '*.sh' -not -path './.venv*') .ci/run
+
+lint: venv ## ruff lint and format check, mypy, shellcheck (.pre-commit-config.yaml runs the same)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	@command -v shellcheck >/dev/null || { echo "shellcheck is missing: apt-get install shellcheck"; exit 1; }
+	shellcheck -x --source-path=SCRIPTDIR $(SHELL_SCRIPTS)
+
 
 format: venv
 	$(VENV)/bin/ruff check --fix .
