@@ -12,7 +12,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 export VERSION
 
 .PHONY: help venv run test test-app test-app-postgres test-images test-deploy test-security \
-	audit lint format lock images bench deploy verify undeploy admin clean
+	test-bench audit lint format lock images bench deploy verify undeploy admin clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -41,15 +41,12 @@ lint: venv ## ruff lint and format check, mypy, shellcheck (.pre-commit-config.y
 	@command -v shellcheck >/dev/null || { echo "shellcheck is missing: apt-get install shellcheck"; exit 1; }
 	shellcheck -x --source-path=SCRIPTDIR $(SHELL_SCRIPTS)
 
-
 format: venv
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: lint ## the whole suite: app (SQLite and PostgreSQL), images, deploy, security, bench smoke, audit
-	$(PYTEST) --ignore=tests/audit
-	$(MAKE) test-app-postgres
-	$(MAKE) audit
+test: venv ## the whole suite, part by part (scripts/test_all.py: every part runs, then a summary)
+	$(PY) scripts/test_all.py
 
 test-app: venv ## the app's tests on SQLite (or on DATABASE_URL when set)
 	$(PYTEST) tests/app
@@ -65,6 +62,9 @@ test-deploy: venv ## render and validate every overlay of deploy/, dry-run the i
 
 test-security: venv ## run Kyverno, istioctl and the Falco/KubeArmor checks over security/
 	$(PYTEST) tests/security
+
+test-bench: venv ## the benchmark's smoke run (no timing asserted)
+	$(PYTEST) tests/bench
 
 audit: venv ## the app's own security: fuzzing, bad-input corpus, pip-audit, bandit, checkov
 	scripts/audit.sh
