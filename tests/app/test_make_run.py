@@ -67,7 +67,7 @@ class Run:
         while time.monotonic() < deadline:
             assert self.process.poll() is None, f"make run exited:\n{self.output}"
             try:
-                response = requests.get(f"http://127.0.0.1:{self.port}/api/v1/mix/", timeout=5)
+                response = requests.get(f"http://127.0.0.1:{self.port}/api/v1/mix/", timeout=30)
                 if response.status_code == 200:
                     self.remember_tree()
                     return response.json()
@@ -101,7 +101,7 @@ class Run:
 def assert_ports_closed(port: int) -> None:
     for child_port in (port, port + 1, port + 2):  # all three are gone
         with pytest.raises(requests.ConnectionError):
-            requests.get(f"http://127.0.0.1:{child_port}/healthz", timeout=5)
+            requests.get(f"http://127.0.0.1:{child_port}/healthz", timeout=30)
 
 
 def test_make_run_serves_logs_and_stops_on_ctrl_c(tmp_path: Path) -> None:
@@ -110,9 +110,9 @@ def test_make_run_serves_logs_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     try:
         mix = run.wait_for_mix()
         assert mix["verb"] and mix["noun"]
-        words = requests.get(f"http://127.0.0.1:{port + 2}/all", timeout=5).json()["nouns"]
+        words = requests.get(f"http://127.0.0.1:{port + 2}/all", timeout=30).json()["nouns"]
         assert len(words) == 15
-        login = requests.get(f"http://127.0.0.1:{port + 1}/admin/login/", timeout=5)
+        login = requests.get(f"http://127.0.0.1:{port + 1}/admin/login/", timeout=30)
         assert login.status_code == 200
         assert run.signal_and_wait(signal.SIGINT) == 0, run.output
     finally:
@@ -129,7 +129,7 @@ def test_make_run_serves_logs_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     run = Run(tmp_path, port)
     try:
         run.wait_for_mix()
-        words = requests.get(f"http://127.0.0.1:{port + 2}/all", timeout=5).json()["nouns"]
+        words = requests.get(f"http://127.0.0.1:{port + 2}/all", timeout=30).json()["nouns"]
         assert len(words) == 15
         assert run.signal_and_wait(signal.SIGINT) == 0, run.output
     finally:
