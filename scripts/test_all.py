@@ -22,11 +22,13 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -89,12 +91,13 @@ class Runner:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.current.pid, forward)
 
-    def run(self, part: str) -> Result:
+    def run(self, part: str, command: list[str] | None = None) -> Result:
+        """Run one part (`make <part>`, unless given another command) and report on it."""
         result = Result(part)
         env = {**os.environ, RUN_MARKER: self.run_id, "PYTHONUNBUFFERED": "1"}
         started = time.monotonic()
         self.current = subprocess.Popen(
-            ["make", "--no-print-directory", part],
+            command or ["make", "--no-print-directory", part],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -103,8 +106,33 @@ class Runner:
             errors="replace",
             start_new_session=True,
         )
-        assert self.current.stdout is not None
-        for line in self.current.stdout:
+        stdout = self.current.stdout
+        assert stdout is not None
+        # Read in a thread: a process the part left behind may hold its output open, and the
+        # part is over when its command exits, not when that process does.
+        reader = threading.Thread(target=self.read, args=(stdout, result), daemon=True)
+        reader.start()
+        result.exit_code = self.current.wait()
+        self.current = None
+        result.seconds = time.monotonic() - started
+        reader.join(timeout=3)
+        left = marked(self.run_id, exclude=(os.getpid(),), marker=RUN_MARKER)
+        if left:
+            kill_all(left)
+        reader.join(timeout=60)  # the last lines, once whatever held the output is gone
+        if left:
+            result.leaks = [str(info) for info in left]
+            print(f"[test] {part} left processes running (now killed):", flush=True)
+            for leak in result.leaks:
+                print(f"  {leak}", flush=True)
+        ok = result.exit_code == 0 and not result.leaks
+        result.status = "passed" if ok else "failed"
+        return result
+
+    @staticmethod
+    def read(stdout: IO[str], result: Result) -> None:
+        """Pass the part's output through, noting pytest's closing lines and NOT RUN lines."""
+        for line in stdout:
             sys.stdout.write(line)
             sys.stdout.flush()
             text = line.strip()
@@ -115,19 +143,6 @@ class Runner:
                     result.counts[name] = result.counts.get(name, 0) + int(number)
             if not_run := NOT_RUN.search(text):
                 result.not_run.append(not_run.group("what"))
-        result.exit_code = self.current.wait()
-        self.current = None
-        result.seconds = time.monotonic() - started
-        left = marked(self.run_id, exclude=(os.getpid(),), marker=RUN_MARKER)
-        if left:
-            kill_all(left)
-            result.leaks = [str(info) for info in left]
-            print(f"[test] {part} left processes running (now killed):", flush=True)
-            for leak in result.leaks:
-                print(f"  {leak}", flush=True)
-        ok = result.exit_code == 0 and not result.leaks
-        result.status = "passed" if ok else "failed"
-        return result
 
 
 def duration(seconds: float) -> str:
