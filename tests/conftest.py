@@ -1,6 +1,7 @@
-"""Fixtures shared by the app's tests (tests/app, tests/audit). Django and the app are
-imported inside the fixtures, so the suites that do not need the app (security, deploy,
-images) still load when the app is broken."""
+"""What every test run has: its own signal handlers and the check that nothing it started
+is left running (below); and the fixtures shared by the app's tests (tests/app,
+tests/audit). Django and the app are imported inside the fixtures, so the suites that do not
+need the app (security, deploy, images) still load when the app is broken."""
 
 import os
 import signal
