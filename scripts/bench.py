@@ -392,7 +392,7 @@ def combine(name: str, rounds: list[dict[str, Any]]) -> dict[str, Any]:
     percentiles (which cannot be merged exactly) as the median of the rounds'."""
 
     def median(key: str) -> float:
-        values = sorted(run[key] for run in rounds)
+        values = sorted(float(run[key]) for run in rounds)
         middle = len(values) // 2
         return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import requests
 
+from tests import processes
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -127,7 +129,7 @@ class Service:
             **self.env,
         }
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
+            self.process = processes.start(
                 [
                     sys.executable,
                     "-m",
@@ -153,25 +155,24 @@ class Service:
             self.wait_healthy()
         return self
 
-    def wait_healthy(self, timeout: float = 20.0) -> None:
+    def wait_healthy(self, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited; log:\n{self.log.read_text()[-3000:]}")
             try:
-                if requests.get(f"{self.url}/healthz", timeout=0.5).status_code == 200:
+                if requests.get(f"{self.url}/healthz", timeout=5).status_code == 200:
                     return
             except requests.RequestException:
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"{self.name} not healthy in {timeout}s; log:\n{self.log.read_text()}")
 
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+    def stop(self) -> int | None:
+        """SIGTERM to gunicorn's process group; SIGKILL to whatever is left after a generous
+        grace period. Returns gunicorn's exit status (0: it stopped by itself)."""
+        code = None
+        if self.process is not None:
+            code = processes.stop(self.process, signal.SIGTERM, grace=60)
         self.process = None
+        return code

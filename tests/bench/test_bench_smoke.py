@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import processes
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,12 +25,13 @@ def smoke_run(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[subprocess.CompletedProcess[str], Path]:
     out = tmp_path_factory.mktemp("bench")
-    result = subprocess.run(
+    # processes.run: on a timeout the whole tree stops (services, wrk), not only bench.py.
+    result = processes.run(
         [sys.executable, str(ROOT / "scripts" / "bench.py"), "--smoke", "--out-dir", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=1200,
     )
     return result, out
 

@@ -15,7 +15,7 @@ from drf_spectacular.utils import (
     extend_schema,
     inline_serializer,
 )
-from rest_framework import filters, serializers, status, viewsets
+from rest_framework import filters, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.pagination import PageNumberPagination
@@ -101,8 +101,8 @@ def _word_viewset(model: type[Word]) -> type[viewsets.GenericViewSet]:
 
     @extend_schema(tags=[plural])
     class WordViewSet(
-        viewsets.mixins.ListModelMixin,
-        viewsets.mixins.RetrieveModelMixin,
+        mixins.ListModelMixin,
+        mixins.RetrieveModelMixin,
         viewsets.GenericViewSet,
     ):
         serializer_class = WordSerializer
