@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from aggregator import upstream
+from wordmix import lean
 from wordmix.words.api import ProblemSerializer
 
 UPSTREAM_PROBLEMS = {
@@ -27,8 +28,12 @@ class MixView(APIView):
         }
     )
     def get(self, request: Request) -> Response:
-        verb, noun = upstream.random_mix()
-        return Response({"verb": verb, "noun": noun})
+        return Response(mix_body())
+
+
+def mix_body() -> dict[str, str]:
+    verb, noun = upstream.random_mix()
+    return {"verb": verb, "noun": noun}
 
 
 class PingView(APIView):
@@ -57,8 +62,17 @@ class OriginalRandomView(APIView):
         },
     )
     def get(self, request: Request) -> Response:
-        verb, noun = upstream.random_mix()
-        return Response({"verb": {"verb": verb}, "noun": {"noun": noun}})
+        return Response(original_body())
+
+
+def original_body() -> dict[str, dict[str, str]]:
+    verb, noun = upstream.random_mix()
+    return {"verb": {"verb": verb}, "noun": {"noun": noun}}
+
+
+# The URLconf's views: plain reads answered directly, everything else by DRF (wordmix.lean).
+mix = lean.hot_read(MixView.as_view(), lambda: lean.ok(mix_body()))
+original_random = lean.hot_read(OriginalRandomView.as_view(), lambda: lean.ok(original_body()))
 
 
 def index(request: HttpRequest) -> HttpResponse:

@@ -1,0 +1,91 @@
+"""A lean path for the hot reads: the mix, the original `/random`, and the word services'
+`/all`, `/random` and `/api/v1/<kind>/random/`.
+
+Under load, DRF's request wrapping, content negotiation, authentication, permission and
+throttle checks cost more than the answer itself, and for a plain anonymous GET they decide
+nothing: the answer is always the JSON one. `hot_read(drf_view, answer)` serves exactly such
+a request itself, with the bytes and headers the DRF view would give (its JSON renderer, its
+`Vary` and `Allow`), and hands every other request to the DRF view unchanged: other methods,
+a query string (`?format=api`), an `Accept` other than JSON or anything, credentials (a token
+or a session cookie, which DRF must check, count and possibly refuse). The middleware (security
+headers, CSP, request id) runs for both paths alike, since both are the same URL's view.
+"""
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.utils.cache import patch_vary_headers
+from rest_framework.renderers import JSONRenderer
+
+from wordmix.problems import PROBLEM_CONTENT_TYPE, Problem, problem_body
+
+JSON_CONTENT_TYPE = "application/json"
+# (status, body, content type): what a hot read answers.
+Answer = tuple[int, Any, str]
+
+# What DRF's negotiation answers with its JSON renderer (no header, the default of most
+# clients, or JSON itself); anything else (a browser's text/html) goes to DRF.
+_PLAIN_ACCEPTS = frozenset({"", "*/*", "application/json"})
+# Headers DRF would look at (authentication) or that carry a session.
+_CREDENTIALS = ("HTTP_AUTHORIZATION", "HTTP_COOKIE")
+_render = JSONRenderer().render
+
+
+def ok(body: Any) -> Answer:
+    return 200, body, JSON_CONTENT_TYPE
+
+
+def is_plain_read(request: HttpRequest) -> bool:
+    meta = request.META
+    return (
+        request.method in ("GET", "HEAD")
+        and not meta.get("QUERY_STRING")
+        and meta.get("HTTP_ACCEPT", "") in _PLAIN_ACCEPTS
+        and not any(meta.get(name) for name in _CREDENTIALS)
+    )
+
+
+def _drf_headers(drf_view: Callable[..., Any]) -> tuple[str | None, str, bool]:
+    """The Vary and Allow headers DRF adds to every answer of this view (finalize_response),
+    and whether its authentication reads the session (then SessionMiddleware adds
+    `Vary: Cookie`)."""
+    view = drf_view.cls(**drf_view.initkwargs)  # type: ignore[attr-defined]
+    for method, action in getattr(drf_view, "actions", {}).items():
+        setattr(view, method, getattr(view, action))
+    if hasattr(view, "get") and not hasattr(view, "head"):
+        view.head = view.get  # what View.setup does
+    headers = view.default_response_headers
+    return headers.get("Vary"), headers["Allow"], bool(view.authentication_classes)
+
+
+def hot_read(
+    drf_view: Callable[..., HttpResponseBase], answer: Callable[[], Answer]
+) -> Callable[..., HttpResponseBase]:
+    """`drf_view` (from `as_view()`) with plain reads answered by `answer()` directly. The
+    result carries the DRF view's attributes (`cls`, `initkwargs`, `csrf_exempt`), so the
+    OpenAPI schema and the CSRF middleware see the DRF view."""
+    vary, allow, reads_session = _drf_headers(drf_view)
+
+    @functools.wraps(drf_view)
+    def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not is_plain_read(request):
+            return drf_view(request, *args, **kwargs)
+        try:
+            status, body, content_type = answer()
+        except Problem as problem:  # as wordmix.problems.drf_exception_handler answers it
+            status = problem.status
+            body = problem_body(problem.status, problem.detail, **problem.extra)
+            content_type = PROBLEM_CONTENT_TYPE
+        if reads_session and hasattr(request, "session"):
+            # DRF's authentication looks the (absent) session up for an anonymous request;
+            # marking it read keeps SessionMiddleware's answer (Vary: Cookie) the same.
+            request.session.accessed = True
+        response = HttpResponse(_render(body), status=status, content_type=content_type)
+        if vary:
+            patch_vary_headers(response, (vary,))
+        response["Allow"] = allow
+        return response
+
+    return view
