@@ -53,7 +53,7 @@ def upstreams() -> tuple[Upstream, Upstream]:
 
 
 class _Pool:
-    """A requests.Session and a thread pool per process: gunicorn forks workers after the
+    """A requests.Session and a thread pool per process: the server forks its worker after the
     module may have been imported, and neither sockets nor threads survive a fork."""
 
     session: requests.Session

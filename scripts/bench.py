@@ -48,7 +48,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 LUA_DIR = ROOT / "scripts" / "bench"
 REFERENCE_DIR = LUA_DIR / "reference"
-GUNICORN_CONF = ROOT / "gunicorn.conf.py"
+SERVE_PY = ROOT / "serve.py"
 MIB = 1024 * 1024
 
 # The main load; the targets against the reference are also checked at OTHER_CONNECTIONS.
@@ -147,8 +147,8 @@ def free_port() -> int:
 
 @dataclass
 class Service:
-    """One gunicorn master (and its workers) started from gunicorn.conf.py, in its own
-    process group so it can be killed whole, as a container is."""
+    """One server (granian's main process and its worker) started by serve.py as the images
+    start it, in its own process group so it can be killed whole, as a container is."""
 
     name: str
     settings_module: str
@@ -165,14 +165,16 @@ class Service:
         return f"http://127.0.0.1:{self.port}"
 
     def full_env(self) -> dict[str, str]:
-        return {**self.env, "DJANGO_SETTINGS_MODULE": self.settings_module, "PORT": str(self.port)}
+        return {
+            **self.env,
+            "DJANGO_SETTINGS_MODULE": self.settings_module,
+            "PORT": str(self.port),
+            # Loopback only, instead of the images' 0.0.0.0.
+            "WORDMIX_SERVER_HOST": "127.0.0.1",
+        }
 
     def command(self) -> list[str]:
-        # --bind on the command line wins over the config file's 0.0.0.0: loopback only.
-        return [
-            *(sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONF)),
-            *("--bind", f"127.0.0.1:{self.port}", "wordmix.wsgi:application"),
-        ]
+        return [sys.executable, str(SERVE_PY)]
 
     def cwd(self) -> Path:
         return ROOT
@@ -219,7 +221,7 @@ class Service:
                 process.wait(timeout=10)
 
     def stop(self) -> None:
-        """SIGTERM (gunicorn's graceful stop), then SIGKILL for whatever is left."""
+        """SIGTERM (the server's graceful stop), then SIGKILL for whatever is left."""
         for process in self.started:
             if process.poll() is None:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -387,16 +389,18 @@ class Stack:
     def __init__(self, work: Path) -> None:
         self.work = work
         secret = secrets.token_urlsafe(50)
+        # The server's knobs (WORDMIX_SERVER_*, WORDMIX_ACCESS_LOG) reach the services; the
+        # app's own settings come from here only.
         base = {
             key: value
             for key, value in os.environ.items()
-            if not key.startswith(("DJANGO_", "WORDMIX_", "DATABASE_URL", "VERBS_", "NOUNS_"))
+            if key.startswith(("WORDMIX_SERVER_", "WORDMIX_ACCESS_LOG"))
+            or not key.startswith(("DJANGO_", "WORDMIX_", "DATABASE_URL", "VERBS_", "NOUNS_"))
         }
         base.update(
             DJANGO_SECRET_KEY=secret,
             DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
             PYTHONUNBUFFERED="1",
-            GUNICORN_WORKER_TMP_DIR=str(work),
         )
         self.admin_user = "bench"
         self.admin_password = secrets.token_urlsafe(24)
@@ -703,20 +707,15 @@ def machine() -> dict[str, Any]:
 
 
 def server_settings(env: dict[str, str]) -> dict[str, Any]:
-    """The configuration the services ran with, read from gunicorn.conf.py itself."""
+    """The configuration the services ran with, read from serve.py itself."""
     saved = dict(os.environ)
     try:
         os.environ.update(env)
-        conf = runpy.run_path(str(GUNICORN_CONF))
+        settings: dict[str, Any] = runpy.run_path(str(SERVE_PY))["settings"]()
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    keys = ("workers", "threads", "worker_class", "keepalive", "max_requests", "preload_app")
-    return (
-        {"name": "gunicorn"}
-        | {key: conf.get(key) for key in keys}
-        | {"access_log": conf.get("accesslog") is not None}
-    )
+    return settings
 
 
 def check_targets(result: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
@@ -1031,8 +1030,8 @@ def measure_loads(plan: Plan, stack: Stack, reference: Reference) -> dict[str, d
 def run(plan: Plan, smoke: bool, out_dir: Path) -> int:
     wrk_binary()
     require_matplotlib()
-    if not GUNICORN_CONF.exists():
-        raise BenchError(f"{GUNICORN_CONF} is missing: the bench runs the images' configuration")
+    if not SERVE_PY.exists():
+        raise BenchError(f"{SERVE_PY} is missing: the bench runs the images' server")
     began = time.monotonic()
     load_at_start = [round(value, 2) for value in os.getloadavg()]
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,7 @@
-"""The three services as real gunicorn processes with production settings, over real HTTP."""
+"""The three services under their real server (serve.py) with production settings, over real
+HTTP."""
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -148,8 +150,37 @@ def test_non_json_upstream_is_502(aggregator_with_stubs) -> None:
     assert "not JSON" in response.json()["detail"]
 
 
-def test_gunicorn_stops_on_sigterm(aggregator_with_stubs) -> None:
+def test_server_stops_on_sigterm(aggregator_with_stubs) -> None:
     aggregator, _, _ = aggregator_with_stubs
     started = time.monotonic()
     aggregator.stop()
     assert time.monotonic() - started < 5
+
+
+def test_access_lines_are_json_with_the_request_id(aggregator_with_stubs) -> None:
+    # The id the app answered with, both when the client sent one and when the app made one.
+    aggregator, _, _ = aggregator_with_stubs
+    sent = requests.get(
+        f"{aggregator.url}/api/v1/mix/", headers={"X-Request-ID": "trace-me-77"}, timeout=5
+    )
+    made = requests.get(
+        f"{aggregator.url}/random", headers={"User-Agent": 'evil"{agent}'}, timeout=5
+    )
+    made_id = made.headers["X-Request-ID"]
+    wanted = {"trace-me-77": "/api/v1/mix/", made_id: "/random"}
+    deadline = time.monotonic() + 5
+    found: dict[str, dict[str, object]] = {}
+    while time.monotonic() < deadline and len(found) < len(wanted):
+        for line in aggregator.log.read_text().splitlines():
+            if line.startswith("{") and '"duration_ms"' in line:
+                entry = json.loads(line)  # every access line is valid JSON
+                if entry["request_id"] in wanted:
+                    found[entry["request_id"]] = entry
+        time.sleep(0.1)
+    assert set(found) == set(wanted), found
+    for request_id, path in wanted.items():
+        assert found[request_id]["path"] == path
+        assert found[request_id]["method"] == "GET"
+        assert found[request_id]["status"] == "200"
+    assert sent.status_code == 200
+    assert found[made_id]["user_agent"] == 'evil"{agent}'
