@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -68,6 +70,23 @@ class OriginalRandomView(APIView):
 def original_body() -> dict[str, dict[str, str]]:
     verb, noun = upstream.random_mix()
     return {"verb": {"verb": verb}, "noun": {"noun": noun}}
+
+
+def hot_reads() -> dict[str, Any]:
+    """What wordmix.lean.HotReads may answer before Django: the mix and the original's shape,
+    from fresh lists only (None: Django's full path)."""
+
+    def mix() -> dict[str, str] | None:
+        picked = upstream.fresh_mix()
+        return None if picked is None else {"verb": picked[0], "noun": picked[1]}
+
+    def original() -> dict[str, dict[str, str]] | None:
+        picked = upstream.fresh_mix()
+        return (
+            None if picked is None else {"verb": {"verb": picked[0]}, "noun": {"noun": picked[1]}}
+        )
+
+    return {"/api/v1/mix/": mix, "/random": original}
 
 
 # The URLconf's views: plain reads answered directly, everything else by DRF (wordmix.lean).

@@ -9,6 +9,9 @@ a request itself, with the bytes and headers the DRF view would give (its JSON r
 a query string (`?format=api`), an `Accept` other than JSON or anything, credentials (a token
 or a session cookie, which DRF must check, count and possibly refuse). The middleware (security
 headers, CSP, request id) runs for both paths alike, since both are the same URL's view.
+
+`HotReads` goes one step further for the aggregator's two hot reads, in front of Django
+(wordmix/wsgi.py): see its docstring.
 """
 
 import functools
@@ -19,6 +22,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.cache import patch_vary_headers
 from rest_framework.renderers import JSONRenderer
 
+from wordmix.observability import valid_request_id
 from wordmix.problems import PROBLEM_CONTENT_TYPE, Problem, problem_body
 
 JSON_CONTENT_TYPE = "application/json"
@@ -89,3 +93,82 @@ def hot_read(
         return response
 
     return view
+
+
+# -- before Django: the aggregator's hot reads -------------------------------------------------
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
+_PER_ANSWER = ("content-length", "x-request-id")
+
+
+def _plain_environ(environ: dict[str, Any]) -> bool:
+    """A plain read whose answer no request header can change: as is_plain_read, and neither
+    HTTPS (HSTS) nor a forwarded host or protocol that Django's middleware would look at."""
+    return (
+        environ.get("REQUEST_METHOD") == "GET"
+        and not environ.get("QUERY_STRING")
+        and environ.get("HTTP_ACCEPT", "") in _PLAIN_ACCEPTS
+        and not environ.get("HTTP_AUTHORIZATION")
+        and not environ.get("HTTP_COOKIE")
+        and environ.get("wsgi.url_scheme") == "http"
+        and "HTTP_X_FORWARDED_PROTO" not in environ
+        and "HTTP_X_FORWARDED_HOST" not in environ
+    )
+
+
+class HotReads:
+    """The aggregator's mix and `/random` answered before Django when their answer needs
+    nothing Django does for it: a plain read (see _plain_environ) while both word lists are
+    fresh (no upstream call, so no trace headers to forward).
+
+    Measured under load, Django's handler and middleware chain were most of what a mix cost
+    once DRF was out of the way. The headers are not written here: they are Django's own.
+    The first plain read of each path on each Host goes through Django (host validation,
+    security headers, CSP, Vary, Allow, ...) and its answer's headers become that path's
+    template, with only Content-Length and X-Request-ID made per answer (the request id
+    exactly as RequestIdMiddleware makes it). Anything else (another method, a query,
+    credentials, HTTPS, stale lists, an unknown Host, a failure) goes to Django as before."""
+
+    def __init__(self, app: WSGIApp, answers: dict[str, Callable[[], Any | None]]) -> None:
+        self.app = app
+        self.answers = answers
+        self.templates: dict[tuple[str, str], list[tuple[str, str]]] = {}
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        answer = self.answers.get(environ.get("PATH_INFO", ""))
+        if answer is None or not _plain_environ(environ):
+            return self.app(environ, start_response)
+        key = (environ["PATH_INFO"], environ.get("HTTP_HOST", ""))
+        template = self.templates.get(key)
+        if template is None:
+            return self._learn(key, environ, start_response)
+        body = answer()
+        if body is None:
+            return self.app(environ, start_response)
+        content = _render(body)
+        request_id = valid_request_id(environ.get("HTTP_X_REQUEST_ID", ""))
+        headers = [
+            (name, str(len(content)))
+            if name.lower() == "content-length"
+            else (name, request_id)
+            if name.lower() == "x-request-id"
+            else (name, value)
+            for name, value in template
+        ]
+        start_response("200 OK", headers)
+        return [content]
+
+    def _learn(
+        self, key: tuple[str, str], environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Any:
+        def remember(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
+            names = {name.lower() for name, _ in headers}
+            if (
+                status.startswith("200 ")
+                and all(name in names for name in _PER_ANSWER)
+                and not names & {"set-cookie", "strict-transport-security"}
+            ):
+                self.templates[key] = list(headers)
+            return start_response(status, headers, *exc_info)
+
+        return self.app(environ, remember)

@@ -184,3 +184,23 @@ def test_access_lines_are_json_with_the_request_id(aggregator_with_stubs) -> Non
         assert found[request_id]["status"] == "200"
     assert sent.status_code == 200
     assert found[made_id]["user_agent"] == 'evil"{agent}'
+
+
+@pytest.mark.parametrize("path", ["/api/v1/mix/", "/random"])
+def test_hot_reads_answer_with_the_headers_django_gives(stack, path: str) -> None:
+    # Through the real server: plain reads (answered before Django once the lists are fresh
+    # and the first one taught the headers) against the same read with a query string,
+    # which always goes through Django's middleware.
+    url = f"{stack['aggregator'].url}{path}"
+    per_answer = {"x-request-id", "content-length", "date"}
+
+    def shape(response: requests.Response) -> dict[str, str]:
+        assert response.status_code == 200, response.text
+        assert response.headers["Content-Length"] == str(len(response.content))
+        assert response.headers["X-Request-ID"]
+        return {k.lower(): v for k, v in response.headers.items() if k.lower() not in per_answer}
+
+    full = shape(requests.get(f"{url}?through=django", timeout=5))
+    for _ in range(5):
+        assert shape(requests.get(url, timeout=5)) == full
+    assert "content-security-policy" in full and full["x-frame-options"] == "DENY"
