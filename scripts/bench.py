@@ -350,7 +350,23 @@ def reference_modules() -> Path:
     return home / "node_modules"
 
 
-class Reference:
+class Group:
+    """Services started together (each then waited for) and stopped together."""
+
+    services: list[Service]
+
+    def start(self) -> None:
+        for service in self.services:
+            service.start()
+        for service in self.services:
+            service.wait_ready()
+
+    def stop(self) -> None:
+        for service in self.services:
+            service.stop()
+
+
+class Reference(Group):
     """The Node original: verbs and nouns APIs and the aggregator, on loopback."""
 
     def __init__(self, work: Path, modules: Path) -> None:
@@ -371,18 +387,8 @@ class Reference:
         self.aggregator = node("reference-aggregator", "aggregator.js", env=upstreams)
         self.services = [self.verbs, self.nouns, self.aggregator]
 
-    def start(self) -> None:
-        for service in self.services:
-            service.start()
-        for service in self.services:
-            service.wait_ready()
 
-    def stop(self) -> None:
-        for service in self.services:
-            service.stop()
-
-
-class Stack:
+class Stack(Group):
     """verbs, nouns and the aggregator, on fresh SQLite databases in a temporary directory;
     everything goes away with the context."""
 
@@ -457,16 +463,6 @@ class Stack:
         if not match:
             raise BenchError(f"drf_create_token said {out!r}, not a token")
         self.token = match.group(1)
-
-    def start(self) -> None:
-        for service in self.services:
-            service.start()
-        for service in self.services:
-            service.wait_ready()
-
-    def stop(self) -> None:
-        for service in self.services:
-            service.stop()
 
 
 # -- load ------------------------------------------------------------------------------------
