@@ -129,6 +129,10 @@ class HotReads:
     exactly as RequestIdMiddleware makes it). Anything else (another method, a query,
     credentials, HTTPS, stale lists, an unknown Host, a failure) goes to Django as before."""
 
+    # Templates are kept per path and Host; a wildcard in ALLOWED_HOSTS must not let clients
+    # grow this without end (past it, those reads simply take Django's path).
+    MAX_TEMPLATES = 32
+
     def __init__(self, app: WSGIApp, answers: dict[str, Callable[[], Any | None]]) -> None:
         self.app = app
         self.answers = answers
@@ -164,7 +168,8 @@ class HotReads:
         def remember(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
             names = {name.lower() for name, _ in headers}
             if (
-                status.startswith("200 ")
+                len(self.templates) < self.MAX_TEMPLATES
+                and status.startswith("200 ")
                 and all(name in names for name in _PER_ANSWER)
                 and not names & {"set-cookie", "strict-transport-security"}
             ):

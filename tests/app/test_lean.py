@@ -239,3 +239,11 @@ def test_hot_reads_learn_nothing_from_a_problem(
     assert wsgi_get(app, "/api/v1/mix/")[0].startswith("503")
     wsgi_get(app, "/api/v1/mix/")
     assert django.calls == 2  # no template from a 503: still Django
+
+
+def test_hot_reads_keep_a_bounded_number_of_templates(hot_reads: Any, settings: Any) -> None:
+    settings.ALLOWED_HOSTS = ["*"]
+    app, _ = hot_reads
+    for n in range(lean.HotReads.MAX_TEMPLATES + 10):
+        assert wsgi_get(app, "/api/v1/mix/", HTTP_HOST=f"h{n}.example")[0] == "200 OK"
+    assert len(app.templates) == lean.HotReads.MAX_TEMPLATES
