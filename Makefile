@@ -28,6 +28,7 @@ $(VENV)/.installed: requirements/dev.txt
 lock: venv ## re-resolve requirements/*.txt from pyproject.toml
 	$(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes -q -o requirements/base.txt
 	$(VENV)/bin/uv pip compile pyproject.toml --group dev --universal --python-version 3.11 --generate-hashes -q -o requirements/dev.txt
+	$(VENV)/bin/uv pip compile pyproject.toml --group audit --universal --python-version 3.11 --generate-hashes -q -o requirements/audit.txt
 
 run: venv ## run the three services on SQLite in the foreground (8000, 8001, 8002)
 	$(PY) scripts/run_local.py

@@ -110,7 +110,7 @@ PY
 # with its reason where it occurs.
 check_bandit() {
   say "bandit over wordmix verbs nouns aggregator scripts"
-  "$AUDIT_VENV/bin/bandit" -r wordmix verbs nouns aggregator scripts manage.py gunicorn.conf.py \
+  "$AUDIT_VENV/bin/bandit" -r wordmix verbs nouns aggregator scripts manage.py serve.py \
     --severity-level medium --quiet --exclude '*/migrations/*'
 }
 

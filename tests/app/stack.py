@@ -1,4 +1,4 @@
-"""The three services with production settings under gunicorn, migrated and with an admin
+"""The three services with production settings under serve.py, migrated and with an admin
 user: what the integration and browser tests run against."""
 
 import contextlib

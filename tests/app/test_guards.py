@@ -126,7 +126,7 @@ def test_docs_page_has_no_inline_script(service, anon) -> None:
 
 @pytest.mark.integration
 def test_production_headers_over_http(stack) -> None:
-    """Against gunicorn with production settings, as the gateway would forward HTTPS."""
+    """Against the real server with production settings, as the gateway would forward HTTPS."""
     for name, path in (("verbs", "/admin/login/"), ("aggregator", "/")):
         response = requests.get(
             f"{stack[name].url}{path}", headers={"X-Forwarded-Proto": "https"}, timeout=30

@@ -1,5 +1,7 @@
-"""The three services as real gunicorn processes with production settings, over real HTTP."""
+"""The three services under their real server (serve.py) with production settings, over real
+HTTP."""
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -169,7 +171,56 @@ def test_non_json_upstream_is_502(aggregator_with_stubs) -> None:
     assert "not JSON" in response.json()["detail"]
 
 
-def test_gunicorn_stops_on_sigterm(aggregator_with_stubs) -> None:
+def test_server_stops_on_sigterm(aggregator_with_stubs) -> None:
     """It stops by itself (exit status 0), not because the grace period ran out (SIGKILL)."""
     aggregator, _, _ = aggregator_with_stubs
     assert aggregator.stop() == 0
+
+
+def test_access_lines_are_json_with_the_request_id(aggregator_with_stubs) -> None:
+    # The id the app answered with, both when the client sent one and when the app made one.
+    aggregator, _, _ = aggregator_with_stubs
+    sent = requests.get(
+        f"{aggregator.url}/api/v1/mix/", headers={"X-Request-ID": "trace-me-77"}, timeout=5
+    )
+    made = requests.get(
+        f"{aggregator.url}/random", headers={"User-Agent": 'evil"{agent}'}, timeout=5
+    )
+    made_id = made.headers["X-Request-ID"]
+    wanted = {"trace-me-77": "/api/v1/mix/", made_id: "/random"}
+    deadline = time.monotonic() + 5
+    found: dict[str, dict[str, object]] = {}
+    while time.monotonic() < deadline and len(found) < len(wanted):
+        for line in aggregator.log.read_text().splitlines():
+            if line.startswith("{") and '"duration_ms"' in line:
+                entry = json.loads(line)  # every access line is valid JSON
+                if entry["request_id"] in wanted:
+                    found[entry["request_id"]] = entry
+        time.sleep(0.1)
+    assert set(found) == set(wanted), found
+    for request_id, path in wanted.items():
+        assert found[request_id]["path"] == path
+        assert found[request_id]["method"] == "GET"
+        assert found[request_id]["status"] == "200"
+    assert sent.status_code == 200
+    assert found[made_id]["user_agent"] == 'evil"{agent}'
+
+
+@pytest.mark.parametrize("path", ["/api/v1/mix/", "/random"])
+def test_hot_reads_answer_with_the_headers_django_gives(stack, path: str) -> None:
+    # Through the real server: plain reads (answered before Django once the lists are fresh
+    # and the first one taught the headers) against the same read with a query string,
+    # which always goes through Django's middleware.
+    url = f"{stack['aggregator'].url}{path}"
+    per_answer = {"x-request-id", "content-length", "date"}
+
+    def shape(response: requests.Response) -> dict[str, str]:
+        assert response.status_code == 200, response.text
+        assert response.headers["Content-Length"] == str(len(response.content))
+        assert response.headers["X-Request-ID"]
+        return {k.lower(): v for k, v in response.headers.items() if k.lower() not in per_answer}
+
+    full = shape(requests.get(f"{url}?through=django", timeout=5))
+    for _ in range(5):
+        assert shape(requests.get(url, timeout=5)) == full
+    assert "content-security-policy" in full and full["x-frame-options"] == "DENY"

@@ -1,5 +1,5 @@
 """Real HTTP servers standing in for a word service, with switchable misbehaviour, and
-helpers to start the real services under gunicorn. Used by the aggregator's tests."""
+helpers to start the real services under serve.py. Used by the aggregator's tests."""
 
 import contextlib
 import json
@@ -108,7 +108,8 @@ class StubWordService:
 
 
 class Service:
-    """One of our services under gunicorn, with production settings, on a free port."""
+    """One of our services under its server (serve.py, as the images start it), with
+    production settings, on a free port."""
 
     def __init__(self, name: str, env: dict[str, str], port: int | None = None) -> None:
         self.name = name
@@ -126,26 +127,17 @@ class Service:
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": f"wordmix.settings.{self.name}",
+            "PORT": str(self.port),
+            "WORDMIX_SERVER_HOST": "127.0.0.1",
+            # Two workers, so that the tests also see answers from more than one process.
+            "WORDMIX_SERVER_WORKERS": "2",
+            "WORDMIX_SERVER_THREADS": "4",
+            "WORDMIX_SERVER_GRACEFUL_TIMEOUT": "3",
             **self.env,
         }
         with self.log.open("ab") as log:
             self.process = processes.start(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "--bind",
-                    f"127.0.0.1:{self.port}",
-                    "--workers",
-                    "2",
-                    "--threads",
-                    "4",
-                    "--worker-class",
-                    "gthread",
-                    "--graceful-timeout",
-                    "3",
-                    "wordmix.wsgi:application",
-                ],
+                [sys.executable, str(ROOT / "serve.py")],
                 env=env,
                 cwd=ROOT,
                 stdout=log,
@@ -169,8 +161,8 @@ class Service:
         raise RuntimeError(f"{self.name} not healthy in {timeout}s; log:\n{self.log.read_text()}")
 
     def stop(self) -> int | None:
-        """SIGTERM to gunicorn's process group; SIGKILL to whatever is left after a generous
-        grace period. Returns gunicorn's exit status (0: it stopped by itself)."""
+        """SIGTERM to the server's process group; SIGKILL to whatever is left after a generous
+        grace period. Returns the server's exit status (0: it stopped by itself)."""
         code = None
         if self.process is not None:
             code = processes.stop(self.process, signal.SIGTERM, grace=60)

@@ -1,7 +1,7 @@
 """schemathesis against the OpenAPI schema of each service, running as it does in production:
-gunicorn, production settings, word services on a migrated SQLite database, the aggregator in
-front of the real word services, and once more in front of two dead addresses so that its
-503 problem answers are fuzzed too.
+serve.py (granian), production settings, word services on a migrated SQLite database, the
+aggregator in front of the real word services, and once more in front of two dead addresses so
+that its 503 problem answers are fuzzed too.
 
 Every operation gets schema-valid and schema-breaking input (mode `all`). No answer may be a
 5xx (except the aggregator's documented upstream problems), break its own schema, use an

@@ -119,12 +119,7 @@ def test_image_config_is_non_root_with_labels_and_no_secrets(tag: str, service: 
     config = json.loads(podman("image", "inspect", image))[0]["Config"]
     assert config["User"] == f"{APP_UID}:{APP_UID}"
     assert config["WorkingDir"] == "/app"
-    assert config["Entrypoint"] == [
-        "/opt/venv/bin/gunicorn",
-        "--config",
-        "/app/gunicorn.conf.py",
-        "wordmix.wsgi:application",
-    ]
+    assert config["Entrypoint"] == ["/opt/venv/bin/python", "/app/serve.py"]
     assert config.get("StopSignal") == "SIGTERM"
     assert "8000/tcp" in config["ExposedPorts"]
     env = dict(item.split("=", 1) for item in config["Env"])
@@ -273,12 +268,12 @@ def test_memory_stays_under_128_mib_after_a_burst(
     for service in SERVICES:
         working_set, limit = memory_working_set(stack, service)
         processes = stack.exec(
-            service, "sh", "-c", "grep -l 'gunicorn.conf.p[y]' /proc/[0-9]*/cmdline | wc -l"
+            service, "sh", "-c", "grep -l 'serve.p[y]' /proc/[0-9]*/cmdline | wc -l"
         ).stdout.strip()
         with capsys.disabled():
             log(
                 f"{service}: {working_set / 2**20:.1f} MiB after the burst (limit "
-                f"{limit / 2**20:.0f} MiB), {processes} gunicorn processes"
+                f"{limit / 2**20:.0f} MiB), {processes} server processes"
             )
         assert limit == MEMORY_LIMIT, f"{service} runs without the 128 MiB limit"
         assert working_set < MEMORY_LIMIT
