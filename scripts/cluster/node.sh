@@ -283,9 +283,22 @@ network_down() {
 
 # --- configuration files --------------------------------------------------------------------
 
+# install_file PATH < CONTENT: writes PATH only when CONTENT differs, so that a second `up`
+# leaves the daemons' files alone (kube-proxy exits when its configuration file changes).
+install_file() {
+  local new
+  new=$(mktemp "$1.XXXXXX")
+  cat >"$new"
+  if [[ -f $1 ]] && cmp -s "$new" "$1"; then
+    rm -f "$new"
+  else
+    mv "$new" "$1"
+  fi
+}
+
 write_configs() {
   mkdir -p "$STATE/cni/net.d" "$STATE/cni/ipam" "$STATE/etc"
-  cat >"$STATE/cni/net.d/10-wordmix.conflist" <<EOF
+  install_file "$STATE/cni/net.d/10-wordmix.conflist" <<EOF
 {
   "cniVersion": "1.0.0",
   "name": "wordmix",
@@ -305,7 +318,7 @@ write_configs() {
 }
 EOF
   local pause="registry.k8s.io/pause:$PAUSE_VERSION"
-  cat >"$STATE/etc/containerd.toml" <<EOF
+  install_file "$STATE/etc/containerd.toml" <<EOF
 version = 3
 root = "$STATE/containerd"
 state = "$RUN_DIR/containerd"
@@ -345,8 +358,8 @@ state = "$RUN_DIR/containerd"
   path = "$STATE/opt"
 EOF
   # The pods' and CoreDNS' upstream resolver: none. Names outside the cluster do not resolve.
-  : >"$STATE/etc/resolv.conf"
-  cat >"$STATE/etc/kubelet.yaml" <<EOF
+  install_file "$STATE/etc/resolv.conf" </dev/null
+  install_file "$STATE/etc/kubelet.yaml" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 # This machine mounts cgroup v1 controllers; kubelet 1.35+ refuses them unless told not to.
@@ -383,7 +396,7 @@ imageMinimumGCAge: 87600h
 serializeImagePulls: false
 maxPods: 60
 EOF
-  cat >"$STATE/etc/kube-proxy.yaml" <<EOF
+  install_file "$STATE/etc/kube-proxy.yaml" <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 mode: nftables
