@@ -45,6 +45,9 @@ PARTS = [
     "test-security",
     "test-images",
     "audit",
+    # Last and longest: a real one-node Kubernetes here, make deploy and the live checks on it
+    # (the first run builds the cluster from the Go module proxy).
+    "e2e",
 ]
 RUN_MARKER = "WORDMIX_TEST_RUN"
 # pytest's closing line, with or without -q: "== 3 failed, 40 passed, 1 error in 12.3s =="
