@@ -915,10 +915,12 @@ def plot(result: dict[str, Any], path: Path) -> None:
     for status, colour in ((200, "#2ca02c"), (503, "#d62728"), (504, "#9467bd")):
         points = [(at, took) for at, code, took in polls if code == status]
         if points:
-            ax.scatter(*zip(*points, strict=True), s=6, color=colour, label=str(status))
+            xs, ys = zip(*points, strict=True)
+            ax.scatter(xs, ys, s=6, color=colour, label=str(status))
     other = [(at, took) for at, code, took in polls if code not in (200, 503, 504)]
     if other:
-        ax.scatter(*zip(*other, strict=True), s=12, color="black", marker="x", label="other")
+        xs, ys = zip(*other, strict=True)
+        ax.scatter(xs, ys, s=12, color="black", marker="x", label="other")
     for key, label, style in (
         ("killed_s", "nouns killed", ":"),
         ("ready_s", "nouns ready", "--"),
@@ -1002,7 +1004,7 @@ def measure_loads(plan: Plan, stack: Stack, reference: Reference) -> dict[str, d
     }
     for url, _ in loads.values():
         wrk(url, plan.warmup_s)
-    schedule = [(CONNECTIONS, LOADS, plan.rounds)]
+    schedule: list[tuple[int, tuple[str, ...], int]] = [(CONNECTIONS, LOADS, plan.rounds)]
     schedule += [(c, ("mix", "reference"), plan.other_rounds) for c in OTHER_CONNECTIONS]
     runs: dict[str, dict[str, Any]] = {}
     for connections, names, rounds in schedule:

@@ -12,11 +12,11 @@ from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 
 from wordmix import accesslog
-from wordmix.lean import HotReads
+from wordmix.lean import HotReads, WSGIApp
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wordmix.settings.verbs")
 
-application = get_wsgi_application()
+application: WSGIApp = get_wsgi_application()
 if settings.WORDMIX_SERVICE == "aggregator":
     from aggregator.views import hot_reads
 
