@@ -12,7 +12,8 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 export VERSION
 
 .PHONY: help venv run test test-app test-app-postgres test-images test-deploy test-security \
-	audit lint format lock images bench deploy verify undeploy admin clean cluster-up cluster-down e2e
+	test-bench audit lint format lock images bench deploy verify undeploy admin clean cluster-up \
+	cluster-down e2e
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -27,22 +28,27 @@ $(VENV)/.installed: requirements/dev.txt
 lock: venv ## re-resolve requirements/*.txt from pyproject.toml
 	$(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes -q -o requirements/base.txt
 	$(VENV)/bin/uv pip compile pyproject.toml --group dev --universal --python-version 3.11 --generate-hashes -q -o requirements/dev.txt
+	$(VENV)/bin/uv pip compile pyproject.toml --group audit --universal --python-version 3.11 --generate-hashes -q -o requirements/audit.txt
 
 run: venv ## run the three services on SQLite in the foreground (8000, 8001, 8002)
 	$(PY) scripts/run_local.py
 
-lint: venv ## ruff lint and format check
+# Every shell script of the repository (.ci/run has no .sh suffix).
+SHELL_SCRIPTS = $(shell git ls-files '*.sh' 2>/dev/null || find . -name '*.sh' -not -path './.venv*') .ci/run
+
+lint: venv ## ruff lint and format check, mypy, shellcheck (.pre-commit-config.yaml runs the same)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	@command -v shellcheck >/dev/null || { echo "shellcheck is missing: apt-get install shellcheck"; exit 1; }
+	shellcheck -x --source-path=SCRIPTDIR $(SHELL_SCRIPTS)
 
 format: venv
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: lint ## the whole suite: app (SQLite and PostgreSQL), images, deploy, security, bench smoke, audit
-	$(PYTEST) --ignore=tests/audit --ignore=tests/e2e
-	$(MAKE) test-app-postgres
-	$(MAKE) audit
+test: venv ## the whole suite, part by part (scripts/test_all.py: every part runs, then a summary)
+	$(PY) scripts/test_all.py
 
 test-app: venv ## the app's tests on SQLite (or on DATABASE_URL when set)
 	$(PYTEST) tests/app
@@ -58,6 +64,9 @@ test-deploy: venv ## render and validate every overlay of deploy/, dry-run the i
 
 test-security: venv ## run Kyverno, istioctl and the Falco/KubeArmor checks over security/
 	$(PYTEST) tests/security
+
+test-bench: venv ## the benchmark's smoke run (no timing asserted)
+	$(PYTEST) tests/bench
 
 audit: venv ## the app's own security: fuzzing, bad-input corpus, pip-audit, bandit, checkov
 	scripts/audit.sh

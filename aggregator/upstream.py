@@ -53,7 +53,7 @@ def upstreams() -> tuple[Upstream, Upstream]:
 
 
 class _Pool:
-    """A requests.Session and a thread pool per process: gunicorn forks workers after the
+    """A requests.Session and a thread pool per process: the server forks its worker after the
     module may have been imported, and neither sockets nor threads survive a fork."""
 
     session: requests.Session
@@ -161,6 +161,13 @@ class WordList:
             self._fetched_at = time.monotonic()
             return self._words
 
+    def fresh_words(self, now: float) -> list[str] | None:
+        """The cached list if it is fresh and not empty, else None; never calls upstream."""
+        words = self._words
+        if words and not self._too_big and self.is_fresh(now):
+            return words
+        return None
+
     def random_word(self) -> str:
         words = self.words()
         if words is None:
@@ -223,6 +230,21 @@ def random_mix() -> tuple[str, str]:
     if verb_list.is_fresh(now) and noun_list.is_fresh(now):
         return verb_list.random_word(), noun_list.random_word()
     return _both(verb_list.random_word, noun_list.random_word)
+
+
+def fresh_mix() -> tuple[str, str] | None:
+    """A mix picked from both cached lists when both are fresh, else None: then the caller
+    takes the full path, which refreshes them (forwarding the request's trace headers) or
+    answers the problem. Makes no upstream call."""
+    if settings.MIX_MODE == "fanout":
+        return None
+    verbs, nouns = upstreams()
+    now = time.monotonic()
+    verb_words = word_list(verbs).fresh_words(now)
+    noun_words = word_list(nouns).fresh_words(now)
+    if verb_words is None or noun_words is None:
+        return None
+    return random.choice(verb_words), random.choice(noun_words)  # noqa: S311 (as above)
 
 
 def check_upstreams() -> str | None:

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -8,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from aggregator import upstream
+from wordmix import lean
 from wordmix.words.api import ProblemSerializer
 
 UPSTREAM_PROBLEMS = {
@@ -27,8 +30,12 @@ class MixView(APIView):
         }
     )
     def get(self, request: Request) -> Response:
-        verb, noun = upstream.random_mix()
-        return Response({"verb": verb, "noun": noun})
+        return Response(mix_body())
+
+
+def mix_body() -> dict[str, str]:
+    verb, noun = upstream.random_mix()
+    return {"verb": verb, "noun": noun}
 
 
 class PingView(APIView):
@@ -57,8 +64,34 @@ class OriginalRandomView(APIView):
         },
     )
     def get(self, request: Request) -> Response:
-        verb, noun = upstream.random_mix()
-        return Response({"verb": {"verb": verb}, "noun": {"noun": noun}})
+        return Response(original_body())
+
+
+def original_body() -> dict[str, dict[str, str]]:
+    verb, noun = upstream.random_mix()
+    return {"verb": {"verb": verb}, "noun": {"noun": noun}}
+
+
+def hot_reads() -> dict[str, Any]:
+    """What wordmix.lean.HotReads may answer before Django: the mix and the original's shape,
+    from fresh lists only (None: Django's full path)."""
+
+    def mix() -> dict[str, str] | None:
+        picked = upstream.fresh_mix()
+        return None if picked is None else {"verb": picked[0], "noun": picked[1]}
+
+    def original() -> dict[str, dict[str, str]] | None:
+        picked = upstream.fresh_mix()
+        return (
+            None if picked is None else {"verb": {"verb": picked[0]}, "noun": {"noun": picked[1]}}
+        )
+
+    return {"/api/v1/mix/": mix, "/random": original}
+
+
+# The URLconf's views: plain reads answered directly, everything else by DRF (wordmix.lean).
+mix = lean.hot_read(MixView.as_view(), lambda: lean.ok(mix_body()))
+original_random = lean.hot_read(OriginalRandomView.as_view(), lambda: lean.ok(original_body()))
 
 
 def index(request: HttpRequest) -> HttpResponse:

@@ -940,10 +940,23 @@ cmd_admin() {
 EOF
   show "$KUBECTL -n $NAMESPACE port-forward deployment/verbs 8001:8000 & $KUBECTL -n $NAMESPACE port-forward deployment/nouns 8002:8000"
   [[ $DRY_RUN == 1 ]] && return 0
-  "$KUBECTL" -n "$NAMESPACE" port-forward deployment/verbs 8001:8000 &
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  keep_forwarding deployment/verbs 8001:8000 &
   local verbs_pid=$!
-  trap 'kill "$verbs_pid" 2>/dev/null || true' EXIT
-  "$KUBECTL" -n "$NAMESPACE" port-forward deployment/nouns 8002:8000
+  trap 'pkill -P "$verbs_pid" 2>/dev/null; kill "$verbs_pid" 2>/dev/null || true' EXIT
+  keep_forwarding deployment/nouns 8002:8000
+}
+
+# keep_forwarding TARGET LOCAL:REMOTE: kubectl port-forward ends when its pod goes away (a new
+# rollout, a restart) or a forwarded connection breaks; for as long as `make admin` runs, it
+# is started again, so an admin in a browser only ever sees a moment's refusal.
+keep_forwarding() {
+  while true; do
+    "$KUBECTL" -n "$NAMESPACE" port-forward "$1" "$2" || true
+    say "port-forward $1 $2 ended; starting it again (Ctrl-C stops make admin)"
+    sleep 1
+  done
 }
 
 usage() {

@@ -30,7 +30,13 @@ stop() {
   "${as_owner[@]}" "$bindir/pg_ctl" -D "$workdir/data" -m fast -w stop >/dev/null 2>&1 || true
   rm -rf "$workdir"
 }
+# The server runs in a session of its own (pg_ctl makes it one), so no signal sent to this
+# script's process group reaches it: it stops here, on every way out. SIGINT cannot be
+# trapped when it was ignored on entry (a background job): then SIGTERM is the way.
 trap stop EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 
 "${as_owner[@]}" "$bindir/initdb" -D "$workdir/data" -U wordmix --pwfile="$workdir/pwfile" \
   --auth=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$workdir/initdb.log" 2>&1 ||

@@ -41,13 +41,18 @@ def outgoing_trace_headers() -> dict[str, str]:
     return dict(_trace_headers.get() or {})
 
 
+def valid_request_id(incoming: str) -> str:
+    """The client's id when it is a sane token, else a new one."""
+    return incoming if _SAFE_ID.fullmatch(incoming) else uuid.uuid4().hex
+
+
 class RequestIdMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get("x-request-id", "")
-        request_id = incoming if _SAFE_ID.fullmatch(incoming) else uuid.uuid4().hex
+        request_id = valid_request_id(incoming)
         headers = {
             name: request.headers[name]
             for name in TRACE_HEADERS

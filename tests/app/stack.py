@@ -1,14 +1,14 @@
-"""The three services with production settings under gunicorn, migrated and with an admin
+"""The three services with production settings under serve.py, migrated and with an admin
 user: what the integration and browser tests run against."""
 
 import contextlib
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tests import processes
 from tests.app.upstreams import ROOT
 
 if TYPE_CHECKING:
@@ -43,23 +43,25 @@ def _recreate_postgres_database(base_url: str, name: str) -> None:
 
 
 def manage(name: str, env: dict[str, str], *args: str) -> None:
-    subprocess.run(
+    processes.run(
         [sys.executable, "manage.py", *args],
         env={**os.environ, "DJANGO_SETTINGS_MODULE": f"wordmix.settings.{name}", **env},
         cwd=ROOT,
         check=True,
         capture_output=True,
+        timeout=600,
     )
 
 
 def staff_token(name: str, env: dict[str, str]) -> str:
-    out = subprocess.run(
+    out = processes.run(
         [sys.executable, "manage.py", "drf_create_token", "editor"],
         env={**os.environ, "DJANGO_SETTINGS_MODULE": f"wordmix.settings.{name}", **env},
         cwd=ROOT,
         check=True,
         capture_output=True,
         text=True,
+        timeout=600,
     ).stdout
     return out.split()[2]  # "Generated token <key> for user editor"
 

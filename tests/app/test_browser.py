@@ -53,7 +53,6 @@ def test_add_a_word_in_the_admin_and_see_it_on_the_page(browser, stack) -> None:
     page.click("input[name=_save]")
     page.wait_for_url("**/admin/nouns/noun/")
     assert "lighthouse" in page.content()
-    added = time.monotonic()
 
     # From here on, the aggregator's page must load and run without a single browser error.
     page.on("console", lambda message: message.type == "error" and errors.append(message.text))
@@ -61,13 +60,16 @@ def test_add_a_word_in_the_admin_and_see_it_on_the_page(browser, stack) -> None:
     page.goto(f"{aggregator}/")
     assert page.locator("#verb").inner_text() not in ("", "—")
     # Click "New mix" (the page's script asks the API) until the new noun shows up. The 2 s
-    # freshness bound is measured with many clients in test_integration; a browser clicks
-    # too slowly to sample enough random mixes in 2 s on a loaded machine, so it gets 10.
-    deadline = added + 10.0
+    # freshness bound is checked in test_integration; here the word must arrive. Each click
+    # shows it with a chance of 1 in 16 once the cache has expired: 400 clicks all without it
+    # cannot happen, however slowly a loaded machine clicks.
     seen = False
-    while time.monotonic() < deadline and not seen:
+    clicks = 0
+    deadline = time.monotonic() + 300
+    while not seen and clicks < 400 and time.monotonic() < deadline:
         page.click("#new-mix")
         page.wait_for_selector("#new-mix:enabled")
+        clicks += 1
         seen = page.locator("#noun").inner_text() == "lighthouse"
     assert seen, "the word added in the admin did not show on the page"
     assert errors == []
@@ -95,5 +97,5 @@ def test_pages_run_under_the_content_security_policy(browser, stack) -> None:
     for url in pages:
         page.goto(url, wait_until="networkidle")
     assert page.goto(f"{stack['aggregator'].url}/api/docs/").status == 200
-    page.wait_for_selector(".swagger-ui .information-container", timeout=10_000)
+    page.wait_for_selector(".swagger-ui .information-container", timeout=120_000)
     assert violations == []

@@ -126,16 +126,16 @@ def test_docs_page_has_no_inline_script(service, anon) -> None:
 
 @pytest.mark.integration
 def test_production_headers_over_http(stack) -> None:
-    """Against gunicorn with production settings, as the gateway would forward HTTPS."""
+    """Against the real server with production settings, as the gateway would forward HTTPS."""
     for name, path in (("verbs", "/admin/login/"), ("aggregator", "/")):
         response = requests.get(
-            f"{stack[name].url}{path}", headers={"X-Forwarded-Proto": "https"}, timeout=5
+            f"{stack[name].url}{path}", headers={"X-Forwarded-Proto": "https"}, timeout=30
         )
         assert response.status_code == 200
         assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
         server = response.headers.get("Server", "")
         assert not re.search(r"\d", server), f"Server header leaks a version: {server!r}"
         assert "Content-Security-Policy" in response.headers
-    login_page = requests.get(f"{stack['verbs'].url}/admin/login/", timeout=5)
+    login_page = requests.get(f"{stack['verbs'].url}/admin/login/", timeout=30)
     cookie = login_page.headers["Set-Cookie"]
     assert "csrftoken=" in cookie and "Secure" in cookie and "SameSite=Lax" in cookie

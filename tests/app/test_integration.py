@@ -1,5 +1,7 @@
-"""The three services as real gunicorn processes with production settings, over real HTTP."""
+"""The three services under their real server (serve.py) with production settings, over real
+HTTP."""
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -14,10 +16,16 @@ pytestmark = pytest.mark.integration
 
 
 def get(url: str) -> requests.Response:
-    return requests.get(url, timeout=5)
+    return requests.get(url, timeout=30)
 
 
-def wait_for(check, timeout: float = 5.0):  # type: ignore[no-untyped-def]
+# Waits poll with a generous deadline: a loaded machine is slow, and speed is make bench's
+# business. Where a bound is part of the contract (2 s of staleness), it is checked on when
+# each request was sent, never on how fast the answers came.
+DEADLINE = 120.0
+
+
+def wait_for(check, timeout: float = DEADLINE):  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while True:
         result = check()
@@ -57,55 +65,70 @@ def test_a_word_added_through_the_api_shows_in_mixes_within_two_seconds(stack) -
         f"{stack['nouns'].url}/api/v1/nouns/",
         json={"text": "zeppelin"},
         headers={"Authorization": f"Token {token}"},
-        timeout=5,
+        timeout=30,
     )
     assert response.status_code == 201, response.text
-    # Mixes pick one of 16 nouns at random: asking continuously for 2 s (hundreds of mixes
-    # after the <= 1 s cache expiry) makes missing a present word vanishingly unlikely.
-    # Four clients ask at once, so even a loaded machine samples enough mixes in the window.
-    deadline = time.monotonic() + 2.0
+    # Every mix asked for from 2 s after the write on comes from a list fetched after it (the
+    # cache keeps a list at most 2 s), so it shows the new noun with a chance of 1 in 16.
+    # 600 such mixes all without it cannot happen if the bound holds ((15/16)^600 < 1e-16);
+    # how fast they come does not matter, so a loaded machine changes nothing.
+    fresh_from = time.monotonic() + 2.0
+    deadline = time.monotonic() + DEADLINE
     seen = threading.Event()
+    lock = threading.Lock()
+    fresh_misses = [0]
 
     def poll() -> None:
         with requests.Session() as session:
-            while time.monotonic() < deadline and not seen.is_set():
-                mix = session.get(f"{stack['aggregator'].url}/api/v1/mix/", timeout=5).json()
+            while not seen.is_set() and fresh_misses[0] < 600 and time.monotonic() < deadline:
+                sent = time.monotonic()
+                mix = session.get(f"{stack['aggregator'].url}/api/v1/mix/", timeout=30).json()
                 if mix["noun"] == "zeppelin":
                     seen.set()
+                elif sent >= fresh_from:
+                    with lock:
+                        fresh_misses[0] += 1
 
     pollers = [threading.Thread(target=poll) for _ in range(4)]
     for poller in pollers:
         poller.start()
     for poller in pollers:
         poller.join()
-    assert seen.is_set(), "the new noun did not show in mixes within 2 s"
+    assert seen.is_set(), (
+        f"the new noun was in none of {fresh_misses[0]} mixes asked for 2 s or more after it"
+        " was added: the aggregator serves word lists older than 2 s"
+    )
 
 
 def test_anonymous_write_over_http_is_refused(stack) -> None:
-    response = requests.post(f"{stack['verbs'].url}/add", json={"verb": "zigzag"}, timeout=5)
+    response = requests.post(f"{stack['verbs'].url}/add", json={"verb": "zigzag"}, timeout=30)
     assert response.status_code == 401
     assert "zigzag" not in get(f"{stack['verbs'].url}/all").json()["verbs"]
 
 
 def test_nouns_down_is_503_then_recovers(stack) -> None:
+    """Once nouns is gone, the aggregator may serve its cached list for at most 2 s: every
+    mix asked for later than that must be the 503 problem naming nouns."""
     aggregator, nouns = stack["aggregator"], stack["nouns"]
-    nouns.stop()
+    assert nouns.stop() == 0
+    gone = time.monotonic()  # nouns answered nothing after this; a cached list is older
     try:
-        answers: list[requests.Response] = []
-        assert wait_for(
-            lambda: (
-                (answers.append(get(f"{aggregator.url}/api/v1/mix/")) or answers[-1]).status_code
-                == 503
-            ),
-            timeout=3.0,
-        ), "the aggregator kept answering after nouns went away for > 2 s"
-        response = answers[-1]
+        late: list[requests.Response] = []
+        deadline = gone + DEADLINE
+        while len(late) < 5 and time.monotonic() < deadline:
+            sent = time.monotonic()
+            answer = get(f"{aggregator.url}/api/v1/mix/")
+            if sent >= gone + 2.0:
+                late.append(answer)
+        statuses = [answer.status_code for answer in late]
+        assert statuses == [503] * 5, f"mixes asked for > 2 s after nouns went away: {statuses}"
+        response = late[-1]
         assert response.headers["Content-Type"] == "application/problem+json"
         assert response.json()["upstream"] == "nouns"
         assert get(f"{aggregator.url}/readyz").status_code == 503
     finally:
         nouns.start()
-    assert wait_for(lambda: get(f"{aggregator.url}/api/v1/mix/").status_code == 200, timeout=3.0)
+    assert wait_for(lambda: get(f"{aggregator.url}/api/v1/mix/").status_code == 200)
 
 
 @pytest.fixture
@@ -132,7 +155,7 @@ def aggregator_with_stubs() -> Iterator[tuple[Service, StubWordService, StubWord
 
 def test_stalling_upstream_is_504(aggregator_with_stubs) -> None:
     aggregator, verbs, _ = aggregator_with_stubs
-    verbs.mode, verbs.stall_seconds = "stall", 2.0
+    verbs.mode, verbs.stall_seconds = "stall", 10.0
     response = get(f"{aggregator.url}/api/v1/mix/")
     assert response.status_code == 504
     assert response.headers["Content-Type"] == "application/problem+json"
@@ -148,8 +171,56 @@ def test_non_json_upstream_is_502(aggregator_with_stubs) -> None:
     assert "not JSON" in response.json()["detail"]
 
 
-def test_gunicorn_stops_on_sigterm(aggregator_with_stubs) -> None:
+def test_server_stops_on_sigterm(aggregator_with_stubs) -> None:
+    """It stops by itself (exit status 0), not because the grace period ran out (SIGKILL)."""
     aggregator, _, _ = aggregator_with_stubs
-    started = time.monotonic()
-    aggregator.stop()
-    assert time.monotonic() - started < 5
+    assert aggregator.stop() == 0
+
+
+def test_access_lines_are_json_with_the_request_id(aggregator_with_stubs) -> None:
+    # The id the app answered with, both when the client sent one and when the app made one.
+    aggregator, _, _ = aggregator_with_stubs
+    sent = requests.get(
+        f"{aggregator.url}/api/v1/mix/", headers={"X-Request-ID": "trace-me-77"}, timeout=5
+    )
+    made = requests.get(
+        f"{aggregator.url}/random", headers={"User-Agent": 'evil"{agent}'}, timeout=5
+    )
+    made_id = made.headers["X-Request-ID"]
+    wanted = {"trace-me-77": "/api/v1/mix/", made_id: "/random"}
+    deadline = time.monotonic() + 5
+    found: dict[str, dict[str, object]] = {}
+    while time.monotonic() < deadline and len(found) < len(wanted):
+        for line in aggregator.log.read_text().splitlines():
+            if line.startswith("{") and '"duration_ms"' in line:
+                entry = json.loads(line)  # every access line is valid JSON
+                if entry["request_id"] in wanted:
+                    found[entry["request_id"]] = entry
+        time.sleep(0.1)
+    assert set(found) == set(wanted), found
+    for request_id, path in wanted.items():
+        assert found[request_id]["path"] == path
+        assert found[request_id]["method"] == "GET"
+        assert found[request_id]["status"] == "200"
+    assert sent.status_code == 200
+    assert found[made_id]["user_agent"] == 'evil"{agent}'
+
+
+@pytest.mark.parametrize("path", ["/api/v1/mix/", "/random"])
+def test_hot_reads_answer_with_the_headers_django_gives(stack, path: str) -> None:
+    # Through the real server: plain reads (answered before Django once the lists are fresh
+    # and the first one taught the headers) against the same read with a query string,
+    # which always goes through Django's middleware.
+    url = f"{stack['aggregator'].url}{path}"
+    per_answer = {"x-request-id", "content-length", "date"}
+
+    def shape(response: requests.Response) -> dict[str, str]:
+        assert response.status_code == 200, response.text
+        assert response.headers["Content-Length"] == str(len(response.content))
+        assert response.headers["X-Request-ID"]
+        return {k.lower(): v for k, v in response.headers.items() if k.lower() not in per_answer}
+
+    full = shape(requests.get(f"{url}?through=django", timeout=5))
+    for _ in range(5):
+        assert shape(requests.get(url, timeout=5)) == full
+    assert "content-security-policy" in full and full["x-frame-options"] == "DENY"

@@ -1,5 +1,5 @@
 """Real HTTP servers standing in for a word service, with switchable misbehaviour, and
-helpers to start the real services under gunicorn. Used by the aggregator's tests."""
+helpers to start the real services under serve.py. Used by the aggregator's tests."""
 
 import contextlib
 import json
@@ -14,6 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import requests
+
+from tests import processes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -106,7 +108,8 @@ class StubWordService:
 
 
 class Service:
-    """One of our services under gunicorn, with production settings, on a free port."""
+    """One of our services under its server (serve.py, as the images start it), with
+    production settings, on a free port."""
 
     def __init__(self, name: str, env: dict[str, str], port: int | None = None) -> None:
         self.name = name
@@ -124,26 +127,17 @@ class Service:
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": f"wordmix.settings.{self.name}",
+            "PORT": str(self.port),
+            "WORDMIX_SERVER_HOST": "127.0.0.1",
+            # Two workers, so that the tests also see answers from more than one process.
+            "WORDMIX_SERVER_WORKERS": "2",
+            "WORDMIX_SERVER_THREADS": "4",
+            "WORDMIX_SERVER_GRACEFUL_TIMEOUT": "3",
             **self.env,
         }
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "--bind",
-                    f"127.0.0.1:{self.port}",
-                    "--workers",
-                    "2",
-                    "--threads",
-                    "4",
-                    "--worker-class",
-                    "gthread",
-                    "--graceful-timeout",
-                    "3",
-                    "wordmix.wsgi:application",
-                ],
+            self.process = processes.start(
+                [sys.executable, str(ROOT / "serve.py")],
                 env=env,
                 cwd=ROOT,
                 stdout=log,
@@ -153,25 +147,24 @@ class Service:
             self.wait_healthy()
         return self
 
-    def wait_healthy(self, timeout: float = 20.0) -> None:
+    def wait_healthy(self, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited; log:\n{self.log.read_text()[-3000:]}")
             try:
-                if requests.get(f"{self.url}/healthz", timeout=0.5).status_code == 200:
+                if requests.get(f"{self.url}/healthz", timeout=5).status_code == 200:
                     return
             except requests.RequestException:
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"{self.name} not healthy in {timeout}s; log:\n{self.log.read_text()}")
 
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+    def stop(self) -> int | None:
+        """SIGTERM to the server's process group; SIGKILL to whatever is left after a generous
+        grace period. Returns the server's exit status (0: it stopped by itself)."""
+        code = None
+        if self.process is not None:
+            code = processes.stop(self.process, signal.SIGTERM, grace=60)
         self.process = None
+        return code

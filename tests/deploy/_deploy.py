@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests import processes
+
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 OVERLAYS = sorted(p.name for p in (DEPLOY / "overlays").iterdir() if p.is_dir())
@@ -57,7 +59,9 @@ def kubectl() -> str:
 
 
 def run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, capture_output=True, text=True, check=False, **kwargs)
+    """subprocess.run that, on a timeout, stops the command's whole tree (a Go build, the
+    PostgreSQL of with-postgres.sh), not only the command."""
+    return processes.run(cmd, capture_output=True, text=True, check=False, **kwargs)
 
 
 def render_dir(directory: Path) -> list[Doc]:

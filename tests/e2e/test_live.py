@@ -35,7 +35,9 @@ from tests.e2e.kube import (
     wait_until,
 )
 
-pytestmark = pytest.mark.e2e
+# A cold first run builds the whole cluster from the Go module proxy inside the first test's
+# fixture: far past the suite's one-hour default.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(4 * 3600)]
 
 SERVICES = ("verbs", "nouns", "aggregator")
 PYTHON = "/opt/venv/bin/python"
@@ -673,14 +675,16 @@ class MakeAdmin:
         self.env = env
 
     def __enter__(self) -> MakeAdmin:
-        self.process = subprocess.Popen(
-            ["make", "--no-print-directory", "admin"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        log = ROOT / "var/e2e/make-admin.log"
+        with log.open("a") as out:
+            self.process = subprocess.Popen(
+                ["make", "--no-print-directory", "admin"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         for port in (8001, 8002):
             wait_until(
                 f"make admin's port {port}",

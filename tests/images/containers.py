@@ -24,6 +24,8 @@ from typing import TypeVar
 import pytest
 import yaml
 
+from tests import processes
+
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 BASE_IMAGE = "docker.io/library/debian:trixie-slim"
@@ -65,7 +67,8 @@ def run(
     timeout: float = 600,
     env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
+    # processes.run: a timeout stops the command's whole tree, not only the command.
+    result = processes.run(
         args, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT, check=False
     )
     if check and result.returncode != 0:
@@ -85,7 +88,7 @@ def image_exists(name: str) -> bool:
     return run(["podman", "image", "exists", name], check=False).returncode == 0
 
 
-def wait_until(what: str, probe: Callable[[], T | None], timeout: float) -> T:
+def wait_until(what: str, probe: Callable[[], T | None], timeout: float = 300) -> T:
     """Calls probe until it returns something other than None (or raises at the deadline)."""
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
@@ -236,6 +239,33 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+PROJECT_PREFIX = "wordmix-imgtest-"
+
+
+def compose_project() -> str:
+    """The compose project of this test run: named after the run's id (tests/conftest.py),
+    so that its containers can be found and removed whatever happened to the test."""
+    return PROJECT_PREFIX + os.environ.get(processes.MARKER, "manual")[:12]
+
+
+def leftover_containers(project: str) -> list[str]:
+    """Names of the containers of `project` that exist (running or not)."""
+    listed = run(
+        [
+            "podman",
+            "ps",
+            "-a",
+            "--filter",
+            f"label=io.podman.compose.project={project}",
+            "--format",
+            "{{.Names}}",
+        ],
+        check=False,
+        timeout=120,
+    )
+    return listed.stdout.split()
 
 
 @dataclass

@@ -44,13 +44,13 @@ DENY_POLICIES = {"block-package-managers", "block-service-account-token", "audit
 # it true (all patterns must match).
 PROMISED_IMAGE_PATHS: dict[str, list[str]] = {
     "/app": [r"(?m)^WORKDIR /app$", r"COPY --from=build /app /app"],
-    "/opt/venv/bin/gunicorn": [
+    # `python -m venv` makes bin/python (and python3, python3.X) links to its interpreter; the
+    # images start the server with it.
+    "/opt/venv/bin/python": [
         r"python3 -m venv /opt/venv",
-        r"COPY --from=build /opt/venv /opt/venv",
-        r'ENTRYPOINT \["/opt/venv/bin/gunicorn"',
+        r"COPY --from=build /opt/venv",
+        r'ENTRYPOINT \["/opt/venv/bin/python", "/app/serve.py"\]',
     ],
-    # `python -m venv` makes bin/python (and python3, python3.X) links to its interpreter.
-    "/opt/venv/bin/python": [r"python3 -m venv /opt/venv", r"COPY --from=build /opt/venv"],
     # Debian trixie's python3 package is Python 3.13, in /usr/bin, in the runtime stage too.
     "/usr/bin/python3.13": [
         r"debian:trixie",

@@ -5,6 +5,7 @@ DEBUG is off unless DJANGO_DEBUG=1 (as `make run` sets it); without DEBUG the se
 to start unless DJANGO_SECRET_KEY is set."""
 
 from pathlib import Path
+from typing import Any
 
 from csp.constants import NONE, SELF
 from django.core.management.utils import get_random_secret_key
@@ -62,7 +63,7 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "wordmix.wsgi.application"
 
-DATABASES: dict[str, dict[str, object]] = {}
+DATABASES: dict[str, Any] = {}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -70,7 +71,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT: Path | None = BASE_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

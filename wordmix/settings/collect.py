@@ -7,4 +7,4 @@ from wordmix.settings.words import WORD_SERVICE_APPS
 WORDMIX_SERVICE = "collect"
 ROOT_URLCONF = "wordmix.urls.aggregator"
 INSTALLED_APPS = [*WORD_SERVICE_APPS, "verbs", "nouns", "aggregator"]
-DATABASES: dict[str, dict[str, object]] = {}
+DATABASES = {}

@@ -21,7 +21,7 @@ WORD_SERVICE_APPS = [
 ]
 
 
-def word_database(service: str) -> dict[str, dict[str, object]]:
+def word_database(service: str) -> dict[str, dj_database_url.DBConfig]:
     """DATABASE_URL when set (PostgreSQL in the cluster), else a SQLite file in var/."""
     default_url = f"sqlite:///{VAR_DIR / f'{service}.sqlite3'}"
     return {

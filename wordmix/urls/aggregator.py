@@ -7,9 +7,9 @@ from wordmix.urls.common import api_docs_urls
 
 urlpatterns = [
     path("", views.index, name="index"),
-    path("api/v1/mix/", views.MixView.as_view(), name="mix"),
+    path("api/v1/mix/", views.mix, name="mix"),
     path("api/v1/ping/", views.PingView.as_view(), name="ping"),
-    path("random", views.OriginalRandomView.as_view(), name="original-random"),
+    path("random", views.original_random, name="original-random"),
     *api_docs_urls(),
 ]
 

@@ -15,7 +15,7 @@ from drf_spectacular.utils import (
     extend_schema,
     inline_serializer,
 )
-from rest_framework import filters, serializers, status, viewsets
+from rest_framework import filters, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.pagination import PageNumberPagination
@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
 
+from wordmix import lean
 from wordmix.problems import PROBLEM_CONTENT_TYPE, problem_body
 from wordmix.words import rules, selectors, services, transfer
 from wordmix.words.models import Word
@@ -101,8 +102,8 @@ def _word_viewset(model: type[Word]) -> type[viewsets.GenericViewSet]:
 
     @extend_schema(tags=[plural])
     class WordViewSet(
-        viewsets.mixins.ListModelMixin,
-        viewsets.mixins.RetrieveModelMixin,
+        mixins.ListModelMixin,
+        mixins.RetrieveModelMixin,
         viewsets.GenericViewSet,
     ):
         serializer_class = WordSerializer
@@ -212,15 +213,16 @@ def _word_viewset(model: type[Word]) -> type[viewsets.GenericViewSet]:
     return WordViewSet
 
 
-def _random_answer(model: type[Word]) -> Response:
+def _random(model: type[Word]) -> lean.Answer:
     text = selectors.word_random(model)
     if text is None:
-        return Response(
-            problem_body(404, f"There are no {model.plural} yet."),
-            status=status.HTTP_404_NOT_FOUND,
-            content_type=PROBLEM_CONTENT_TYPE,
-        )
-    return Response({model.singular: text})
+        return 404, problem_body(404, f"There are no {model.plural} yet."), PROBLEM_CONTENT_TYPE
+    return lean.ok({model.singular: text})
+
+
+def _random_answer(model: type[Word]) -> Response:
+    status_code, body, content_type = _random(model)
+    return Response(body, status=status_code, content_type=content_type)
 
 
 def _original_views(model: type[Word]) -> list[URLPattern]:
@@ -258,8 +260,18 @@ def _original_views(model: type[Word]) -> list[URLPattern]:
     for view in (OriginalRandom, OriginalAll, OriginalAdd):
         view.__name__ = view.__qualname__ = f"{view.__name__}{singular.title()}"
     return [
-        path("random", OriginalRandom.as_view(), name=f"{singular}-original-random"),
-        path("all", OriginalAll.as_view(), name=f"{singular}-original-all"),
+        path(
+            "random",
+            lean.hot_read(OriginalRandom.as_view(), lambda: _random(model)),
+            name=f"{singular}-original-random",
+        ),
+        path(
+            "all",
+            lean.hot_read(
+                OriginalAll.as_view(), lambda: lean.ok({plural: selectors.word_texts(model)})
+            ),
+            name=f"{singular}-original-all",
+        ),
         path("add", OriginalAdd.as_view(), name=f"{singular}-original-add"),
     ]
 
@@ -267,7 +279,20 @@ def _original_views(model: type[Word]) -> list[URLPattern]:
 def word_api_urls(model: type[Word]) -> list[URLPattern | URLResolver]:
     router = SimpleRouter()
     router.register(model.plural, _word_viewset(model), basename=model.singular)
+    # The router's random action is the aggregator's fan-out call: served by the lean path.
+    random_name = f"{model.singular}-random"
+    routes = [
+        URLPattern(
+            route.pattern,
+            lean.hot_read(route.callback, lambda: _random(model)),
+            route.default_args,
+            route.name,
+        )
+        if isinstance(route, URLPattern) and route.name == random_name
+        else route
+        for route in router.urls
+    ]
     return [
-        path("api/v1/", include(router.urls)),
+        path("api/v1/", include(routes)),
         *_original_views(model),
     ]

@@ -16,6 +16,10 @@ class Word(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     # How the original API named one and many of these ("verb" / "verbs").
+    # Inherited by each concrete model (Django copies an abstract model's managers); written
+    # here so that code given `type[Word]` can use it.
+    objects = models.Manager()
+
     singular: ClassVar[str] = "word"
     plural: ClassVar[str] = "words"
 

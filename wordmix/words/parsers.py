@@ -23,9 +23,13 @@ class PlainTextParser(parsers.BaseParser):
 
     media_type = "text/*"
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> str:
+    # DRF's stubs say a parser returns a mapping; DRF itself puts whatever it returns in
+    # request.data, and the import views read this text from there.
+    def parse(  # type: ignore[override]
+        self, stream: Any, media_type: str | None = None, parser_context: Any = None
+    ) -> str:
         try:
-            text = stream.read().decode("utf-8")
+            text: str = stream.read().decode("utf-8")
         except UnicodeDecodeError:
             raise ParseError("The body is not UTF-8 text.") from None
         # As the admin's import: a NUL means a binary file, not a list with one bad line.

@@ -30,13 +30,13 @@ def ensure_unique(*, model: type[Word], text: str, exclude_pk: int | None = None
         raise DuplicateWord(text, model.plural)
 
 
-def _save(word: Word, **save_options: object) -> Word:
+def _save(word: Word, update_fields: list[str] | None = None) -> Word:
     """Save a cleaned, checked word; a lost race with another writer is a DuplicateWord."""
     word.full_clean(validate_constraints=False)
     try:
         # A savepoint, so a lost race leaves the surrounding transaction usable.
         with transaction.atomic():
-            word.save(**save_options)
+            word.save(update_fields=update_fields)
     except IntegrityError:
         raise DuplicateWord(word.text, type(word).plural) from None
     return word

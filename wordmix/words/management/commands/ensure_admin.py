@@ -27,7 +27,9 @@ class Command(BaseCommand):
         try:
             validate_password(password, user)
         except ValidationError as error:
-            raise CommandError(f"WORDMIX_ADMIN_PASSWORD is too weak: {' '.join(error)}") from None
+            raise CommandError(
+                f"WORDMIX_ADMIN_PASSWORD is too weak: {' '.join(error.messages)}"
+            ) from None
         created = user.pk is None
         user.is_staff = user.is_superuser = user.is_active = True
         user.set_password(password)
