@@ -24,13 +24,18 @@ WORD_SERVICE_APPS = [
 def word_database(service: str) -> dict[str, dj_database_url.DBConfig]:
     """DATABASE_URL when set (PostgreSQL in the cluster), else a SQLite file in var/."""
     default_url = f"sqlite:///{VAR_DIR / f'{service}.sqlite3'}"
-    return {
-        "default": dj_database_url.parse(
-            env_str("DATABASE_URL", default_url),
-            conn_max_age=env_int("WORDMIX_DB_CONN_MAX_AGE", 60),
-            conn_health_checks=True,
-        )
-    }
+    database = dj_database_url.parse(
+        env_str("DATABASE_URL", default_url),
+        conn_max_age=env_int("WORDMIX_DB_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
+    )
+    if "postgresql" in database.get("ENGINE", ""):
+        # Without a bound, a connection to a database pod that has just gone away waits for
+        # the kernel's SYN retries (minutes): every server thread ends up waiting, /healthz
+        # cannot answer, and the kubelet restarts a service that only had to say 503.
+        options = database.setdefault("OPTIONS", {})
+        options.setdefault("connect_timeout", env_int("WORDMIX_DB_CONNECT_TIMEOUT", 3))
+    return {"default": database}
 
 
 MIDDLEWARE = [
